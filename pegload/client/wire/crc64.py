@@ -1,0 +1,53 @@
+"""Pegasus's routing hash: a reflected CRC-64 that is *not* a catalogued preset.
+
+Polynomial 0x9A6C9329AC4BC9B5 (reflected form), init and final XOR all ones, unsigned result
+(protocol doc 3.4). Partition = unsigned CRC mod partition count.
+"""
+from __future__ import annotations
+
+_POLY = 0x9A6C9329AC4BC9B5
+_MASK = 0xFFFFFFFFFFFFFFFF
+
+
+def _make_table() -> tuple[int, ...]:
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ _POLY if c & 1 else c >> 1
+        table.append(c)
+    return tuple(table)
+
+
+TABLE = _make_table()
+
+
+def crc64(data: bytes) -> int:
+    """Unsigned CRC-64 of ``data`` (0 for empty input, unlike pypegasus3's -2**64 artefact)."""
+    crc = _MASK
+    table = TABLE
+    for b in data:
+        crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc ^ _MASK
+
+
+def hash_key_hash(hash_key: bytes) -> int:
+    """Routing hash of a raw hash key (multi-ops, sortkey_count, check_and_*)."""
+    return crc64(hash_key)
+
+
+def key_hash(encoded_key: bytes) -> int:
+    """Routing hash of an encoded key ``[u16 len][hash key][sort key]``.
+
+    When the hash key is empty (L == 0) the server hashes the sort key instead, so single-key
+    operations with an empty hash key still spread over partitions.
+    """
+    n = (encoded_key[0] << 8) | encoded_key[1]
+    if n:
+        return crc64(encoded_key[2 : 2 + n])
+    return crc64(encoded_key[2:])
+
+
+def partition_index(hash_value: int, partition_count: int) -> int:
+    """Unsigned modulo; equals ``hash & (count - 1)`` for the power-of-two counts real tables use."""
+    return (hash_value & _MASK) % partition_count
