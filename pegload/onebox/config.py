@@ -1,0 +1,109 @@
+"""Onebox settings shared by the CLI, the child process and the Python API, with validation that
+names the bad setting. Defaults are those of a real Pegasus onebox."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_META_PORTS = (34601, 34602, 34603)
+DEFAULT_REPLICA_PORTS = (34801, 34802, 34803)
+DEFAULT_TABLES = {"temp": 8}
+MAX_PARTITIONS = 1024
+_TABLE_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+
+class ConfigError(ValueError):
+    """An onebox setting that cannot work (the message names it)."""
+
+
+def parse_ports(text: str, what: str) -> tuple[int, ...]:
+    """``"34601,34602,34603"`` -> ports; used by the CLI."""
+    try:
+        ports = tuple(int(p) for p in text.split(",") if p.strip())
+    except ValueError:
+        raise ConfigError(f"{what}: expected comma-separated port numbers, got {text!r}") from None
+    if not ports:
+        raise ConfigError(f"{what}: needs at least one port")
+    return ports
+
+
+def parse_table(text: str) -> tuple[str, int]:
+    """``"NAME:PARTITIONS"`` -> (name, count); used by the CLI."""
+    name, sep, count = text.rpartition(":")
+    if not sep or not name:
+        raise ConfigError(f"--table {text!r}: expected NAME:PARTITIONS, e.g. temp:8")
+    try:
+        return name, int(count)
+    except ValueError:
+        raise ConfigError(f"--table {text!r}: partition count {count!r} is not an integer") from None
+
+
+@dataclass
+class OneboxConfig:
+    host: str = DEFAULT_HOST
+    meta_ports: tuple = DEFAULT_META_PORTS
+    replica_ports: tuple = DEFAULT_REPLICA_PORTS
+    tables: dict = field(default_factory=lambda: dict(DEFAULT_TABLES))
+    data_dir: str | None = None
+    send_host_port: bool = False  # partition_configuration fields 9-11; pypegasus3 cannot parse them
+    meta_leader: int = 0
+    control_port: int = 0  # loopback control channel (JSON lines); 0 = any free port
+    delay_ms: float = 0.0
+    busy_fraction: float = 0.0
+    drop_fraction: float = 0.0
+    close_fraction: float = 0.0
+    log_level: str = "INFO"
+
+    def validate(self) -> None:
+        self.meta_ports = tuple(self.meta_ports)
+        self.replica_ports = tuple(self.replica_ports)
+        if not self.meta_ports:
+            raise ConfigError("meta_ports: a onebox needs at least one meta server")
+        if not self.replica_ports:
+            raise ConfigError("replica_ports: a onebox needs at least one replica server")
+        all_ports = list(self.meta_ports) + list(self.replica_ports) + [self.control_port]
+        for p in all_ports:
+            if not isinstance(p, int) or not 0 <= p <= 65535:
+                raise ConfigError(f"port {p!r} is not within 0..65535")
+        fixed = [p for p in all_ports if p]
+        dup = sorted({p for p in fixed if fixed.count(p) > 1})
+        if dup:
+            raise ConfigError(f"port(s) {dup} given more than once")
+        if not self.tables:
+            raise ConfigError("tables: a onebox needs at least one table")
+        for name, count in self.tables.items():
+            if not isinstance(name, str) or not _TABLE_NAME.match(name):
+                raise ConfigError(f"table name {name!r}: use letters, digits, '_', '.', '-'")
+            if not isinstance(count, int) or not 1 <= count <= MAX_PARTITIONS:
+                raise ConfigError(f"table {name!r}: partition count {count!r} must be within 1..{MAX_PARTITIONS}")
+        if not isinstance(self.meta_leader, int) or not 0 <= self.meta_leader < len(self.meta_ports):
+            raise ConfigError(f"meta_leader {self.meta_leader!r} must index one of {len(self.meta_ports)} meta servers")
+        if not 0 <= self.delay_ms <= 3_600_000:
+            raise ConfigError(f"delay_ms {self.delay_ms} must be within 0..3600000")
+        fractions = (self.busy_fraction, self.drop_fraction, self.close_fraction)
+        for name, v in zip(("busy_fraction", "drop_fraction", "close_fraction"), fractions):
+            if not 0.0 <= v <= 1.0:
+                raise ConfigError(f"{name} {v} must be a fraction within 0..1")
+        if sum(fractions) > 1.0 + 1e-9:
+            raise ConfigError("busy_fraction + drop_fraction + close_fraction must not exceed 1")
+
+    def to_argv(self) -> list[str]:
+        """The ``pegload onebox`` options that reproduce this configuration."""
+        argv = ["--host", self.host,
+                "--meta-ports", ",".join(map(str, self.meta_ports)),
+                "--replica-ports", ",".join(map(str, self.replica_ports)),
+                "--meta-leader", str(self.meta_leader),
+                "--control-port", str(self.control_port),
+                "--log-level", self.log_level]
+        for name, count in self.tables.items():
+            argv += ["--table", f"{name}:{count}"]
+        if self.data_dir is not None:
+            argv += ["--data-dir", str(self.data_dir)]
+        if self.send_host_port:
+            argv.append("--send-host-port")
+        for opt, v in (("--delay-ms", self.delay_ms), ("--busy-fraction", self.busy_fraction),
+                       ("--drop-fraction", self.drop_fraction), ("--close-fraction", self.close_fraction)):
+            if v:
+                argv += [opt, repr(float(v))]
+        return argv

@@ -1,0 +1,207 @@
+"""One onebox process: binds every port, opens the stores, wires the servers together, and
+carries out control requests (the ``op_*`` methods, called by the control channel)."""
+from __future__ import annotations
+
+import logging
+import os
+
+import gevent
+from gevent.event import Event
+
+from .cluster import Cluster, ClusterError, Node, advertised_ip
+from .config import OneboxConfig
+from .control_server import ControlServer
+from .faults import Faults
+from .partition import Partition
+from .server import Service, listen
+from .stats import Stats
+from .storage import PartitionStore, StorageLayout
+
+log = logging.getLogger("pegload.onebox")
+CONTROL_HOST = "127.0.0.1"  # the control channel is loopback-only whatever --host says
+
+
+class OneboxRuntime:
+    def __init__(self, config: OneboxConfig) -> None:
+        config.validate()
+        self.config = config
+        self.stats = Stats()
+        self.faults = Faults()
+        self.layout: StorageLayout | None = None
+        self.cluster: Cluster | None = None
+        self.services: list[Service] = []
+        self.control: ControlServer | None = None
+        self._stop_requested = Event()
+        self._stopped = False
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        cfg = self.config
+        try:
+            ip = advertised_ip(cfg.host)
+            bind = "0.0.0.0" if cfg.host == "0.0.0.0" else ip
+            # bind everything first: a busy port fails fast, before any store is opened
+            metas = [Service(self, "meta", i, listen(bind, p)) for i, p in enumerate(cfg.meta_ports)]
+            replicas = [Service(self, "replica", i, listen(bind, p)) for i, p in enumerate(cfg.replica_ports)]
+            self.services = metas + replicas
+            self.control = ControlServer(self, listen(CONTROL_HOST, cfg.control_port))
+            self.cluster = Cluster([Node(ip, s.port) for s in metas], [Node(ip, s.port) for s in replicas],
+                                   cfg.meta_leader)
+            for s in self.services:
+                s.addr = (self.cluster.metas if s.kind == "meta" else self.cluster.replicas)[s.index].addr
+            self.layout = StorageLayout(cfg.data_dir)
+            tables = self.layout.register_tables(cfg.tables)
+            for name, t in sorted(tables.items(), key=lambda kv: kv[1]["app_id"]):
+                count = t["partition_count"]
+                if count < 2 or count & (count - 1):
+                    log.warning("table %s has %d partitions: the Go client needs a power of two >= 2",
+                                name, count)
+                parts = [Partition(t["app_id"], i, PartitionStore(self.layout.partition_path(t["app_id"], i)))
+                         for i in range(count)]
+                self.cluster.add_table(name, t["app_id"], parts)
+            self.faults.set(delay_ms=cfg.delay_ms, busy_fraction=cfg.busy_fraction,
+                            drop_fraction=cfg.drop_fraction, close_fraction=cfg.close_fraction)
+            for s in self.services:
+                s.start()
+            self.control.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def info(self) -> dict:
+        c = self.cluster
+        return {
+            "event": "ready",
+            "pid": os.getpid(),
+            "meta": [m.addr for m in c.metas],
+            "replica": [r.addr for r in c.replicas],
+            "control": f"{CONTROL_HOST}:{self.control.port}",
+            "data_dir": self.layout.data_dir,
+            "temporary_data_dir": self.layout.temporary,
+            "tables": {t.name: {"app_id": t.app_id, "partition_count": t.partition_count}
+                       for t in c.tables.values()},
+        }
+
+    def request_stop(self) -> None:
+        self._stop_requested.set()
+
+    def wait(self) -> None:
+        self._stop_requested.wait()
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        if self.control is not None:
+            self.control.stop()
+        for s in self.services:
+            try:
+                s.stop()
+            except Exception:  # a half-started service must not block the rest of the cleanup
+                log.exception("stopping %s %s", s.kind, s.addr)
+        if self.cluster is not None:
+            for t in self.cluster.tables.values():
+                for p in t.partitions:
+                    p.close()
+        if self.layout is not None:
+            self.layout.cleanup()
+
+    # ------------------------------------------------------------------ control ops
+    def op_ping(self) -> str:
+        return "pong"
+
+    def op_info(self) -> dict:
+        return {**self.info(), "cluster": self.cluster.describe(), "faults": self.faults.describe()}
+
+    def op_shutdown(self) -> str:
+        return "stopping"  # the control server calls request_stop() after answering
+
+    def _scope(self, replica, table, partition):
+        if replica is not None and (table is not None or partition is not None):
+            raise ClusterError("give either replica or table/partition, not both")
+        if replica is not None:
+            return [dict(replica=self.cluster.replica_index(replica))]
+        if table is not None:
+            t = self.cluster.table(table)
+            if partition is None:
+                return [dict(partition=(t.app_id, i)) for i in range(t.partition_count)]
+            if not isinstance(partition, int) or not 0 <= partition < t.partition_count:
+                raise ClusterError(f"table {table!r} has no partition {partition!r}")
+            return [dict(partition=(t.app_id, partition))]
+        if partition is not None:
+            raise ClusterError("partition needs table")
+        return [{}]
+
+    def op_set_faults(self, replica=None, table=None, partition=None, **values) -> dict:
+        for scope in self._scope(replica, table, partition):
+            self.faults.set(**scope, **values)
+        return self.faults.describe()
+
+    def op_clear_faults(self) -> dict:
+        self.faults.clear()
+        return self.faults.describe()
+
+    def op_faults(self) -> dict:
+        return self.faults.describe()
+
+    def op_stall(self, seconds, replica=None) -> dict:
+        targets = (range(len(self.cluster.replicas)) if replica is None
+                   else [self.cluster.replica_index(replica)])
+        self.faults.stall(list(targets), float(seconds))
+        return self.faults.describe()
+
+    def op_close_connections(self, replica=None, meta=False) -> int:
+        if replica is None:
+            services = [s for s in self.services if s.kind == "replica" or meta]
+        else:
+            i = self.cluster.replica_index(replica)
+            services = [s for s in self.services if s.kind == "replica" and s.index == i]
+        return sum(s.close_connections() for s in services)
+
+    def op_move_primary(self, table, partition, to=None, old_role="secondary") -> dict:
+        return self.cluster.move_primary(table, partition, to, old_role)
+
+    def op_set_meta_leader(self, index) -> str:
+        self.cluster.set_leader(index)
+        return self.cluster.metas[index].addr
+
+    def op_partition_config(self, table) -> list:
+        t = self.cluster.table(table)
+        return [self.cluster.describe_partition(t, i) for i in range(t.partition_count)]
+
+    def op_counters(self, reset=False) -> dict:
+        return self.stats.snapshot(reset=bool(reset))
+
+
+def run(config: OneboxConfig, announce, stop_on_stdin_eof: bool = False) -> int:
+    """Start, call ``announce(info)``, serve until SIGINT/SIGTERM, a control ``shutdown`` or (when
+    asked) the end of stdin; always clean up (a temporary data dir is removed)."""
+    import signal
+
+    rt = OneboxRuntime(config)
+    rt.start()
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            gevent.signal_handler(sig, rt.request_stop)
+        if stop_on_stdin_eof:
+            gevent.spawn(_watch_stdin_eof, rt.request_stop)
+        announce(rt.info())
+        rt.wait()
+    finally:
+        rt.stop()
+    return 0
+
+
+def _watch_stdin_eof(on_eof) -> None:
+    """The parent holds our stdin pipe: when it goes away (even killed), the pipe closes."""
+    from gevent.socket import wait_read
+
+    fd = 0
+    try:
+        while True:
+            wait_read(fd)
+            if not os.read(fd, 4096):
+                break
+    except OSError:
+        pass
+    on_eof()

@@ -1,0 +1,239 @@
+"""The gevent network side: one listener per meta/replica port, one greenlet per connection.
+
+Each connection reads the socket in large chunks, decodes every complete frame, answers them in
+order and writes the replies of one read batch with a single ``sendall``; replies that a fault
+delays are written later by a timer greenlet under the connection's write lock. A malformed or
+oversized frame closes only that connection (with a log line).
+"""
+from __future__ import annotations
+
+import logging
+import socket as _stdsocket
+
+import gevent
+from gevent import socket
+from gevent.lock import Semaphore
+from gevent.server import StreamServer
+
+from pegload.client.wire import (
+    RPC_CLEAR_SCANNER, RPC_QUERY_CFG, FrameError, RequestFramer, WireError, decode_request,
+    encode_response,
+)
+from pegload.client.wire.frames import MSG_ONEWAY
+
+from . import faults as F
+from .meta import query_config
+from .routing import ERR_HANDLER_NOT_FOUND, admit
+
+log = logging.getLogger("pegload.onebox")
+
+READ_CHUNK = 256 * 1024
+# gevent's recv returns without yielding while data is waiting, so a connection that keeps its
+# socket full would starve the others (and the reply-delay timers): yield after big batches
+YIELD_AFTER_FRAMES = 32
+ERR_OK = "ERR_OK"
+ERR_BUSY = "ERR_BUSY"
+ERR_UNKNOWN = "ERR_UNKNOWN"
+CLOSE = object()  # handler outcome: cut the connection
+
+
+def listen(host: str, port: int) -> socket.socket:
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind((host, port))
+    except OSError as e:
+        s.close()
+        raise OSError(e.errno, f"cannot listen on {host}:{port}: {e.strerror}") from None
+    s.listen(1024)
+    return s
+
+
+class Connection:
+    __slots__ = ("sock", "peer", "lock", "closed")
+
+    def __init__(self, sock, peer) -> None:
+        self.sock = sock
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.lock = Semaphore()
+        self.closed = False
+
+    def send(self, data: bytes) -> None:
+        if self.closed:
+            return
+        with self.lock:
+            try:
+                self.sock.sendall(data)
+            except OSError:
+                self.close()
+
+    def send_later(self, data: bytes) -> None:
+        self.send(data)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self.sock.shutdown(_stdsocket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+class Service:
+    """One listening port with its role (meta or replica)."""
+
+    def __init__(self, runtime, kind: str, index: int, listener) -> None:
+        self.runtime = runtime
+        self.kind = kind  # "meta" | "replica"
+        self.index = index
+        self.listener = listener
+        self.addr = ""  # advertised ip:port, set once the cluster exists
+        self.conns: set[Connection] = set()
+        self.server = StreamServer(listener, self._accept)
+
+    @property
+    def port(self) -> int:
+        return self.listener.getsockname()[1]
+
+    def start(self) -> None:
+        self.server.start()
+
+    def stop(self) -> None:
+        self.server.close()
+        self.close_connections()
+        self.server.stop(timeout=1)
+
+    def close_connections(self) -> int:
+        conns = list(self.conns)
+        for c in conns:
+            c.close()
+        return len(conns)
+
+    # ------------------------------------------------------------------ connection loop
+    def _accept(self, sock, peer) -> None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn = Connection(sock, peer)
+        self.conns.add(conn)
+        self.runtime.stats.connections += 1
+        try:
+            self._serve(conn)
+        except OSError:
+            pass  # peer reset or socket closed by a fault/stop
+        finally:
+            self.conns.discard(conn)
+            conn.close()
+
+    def _serve(self, conn: Connection) -> None:
+        sock = conn.sock
+        framer = RequestFramer()
+        handle = self._handle_replica if self.kind == "replica" else self._handle_meta
+        stats = self.runtime.stats
+        while not conn.closed:
+            data = sock.recv(READ_CHUNK)
+            if not data:
+                return
+            try:
+                frames = framer.feed(data)
+            except FrameError as e:
+                stats.bad_frames += 1
+                log.warning("%s %s: closing connection from %s: %s", self.kind, self.addr, conn.peer, e)
+                return
+            if not frames:
+                continue
+            if self.kind == "replica":
+                self._wait_while_stalled()
+            out = []
+            for frame in frames:
+                try:
+                    req = decode_request(frame)
+                except WireError as e:
+                    stats.bad_frames += 1
+                    log.warning("%s %s: closing connection from %s: malformed request: %s",
+                                self.kind, self.addr, conn.peer, e)
+                    if out:
+                        conn.send(b"".join(out))
+                    return
+                reply = handle(req, frame)
+                if reply is None:
+                    continue
+                if reply.__class__ is bytes:
+                    out.append(reply)
+                elif reply is CLOSE:
+                    if out:
+                        conn.send(b"".join(out))
+                    return
+                else:  # (bytes, delay seconds)
+                    gevent.spawn_later(reply[1], conn.send_later, reply[0])
+            if out:
+                conn.send(out[0] if len(out) == 1 else b"".join(out))
+            if len(frames) >= YIELD_AFTER_FRAMES:
+                gevent.sleep(0)
+
+    def _wait_while_stalled(self) -> None:
+        faults = self.runtime.faults
+        left = faults.stall_remaining(self.index)
+        if left > 0:
+            self.runtime.stats.faults["stalled_batches"] += 1
+        while left > 0:
+            gevent.sleep(left)
+            left = faults.stall_remaining(self.index)
+
+    # ------------------------------------------------------------------ roles
+    def _handle_meta(self, req, frame):
+        rt = self.runtime
+        rt.stats.count_request(self.addr, req.name)
+        ack = req.name + "_ACK"
+        if req.name == RPC_QUERY_CFG:
+            resp = query_config(rt.cluster, self.index, req.args, rt.config.send_host_port)
+            reply = encode_response(ERR_OK, ack, req.seqid, resp)
+        else:
+            rt.stats.count_error(ERR_HANDLER_NOT_FOUND)
+            reply = encode_response(ERR_HANDLER_NOT_FOUND, ack, req.seqid)
+        return None if req.msg_type == MSG_ONEWAY else reply
+
+    def _handle_replica(self, req, frame):
+        rt = self.runtime
+        name = req.name
+        stats = rt.stats
+        stats.count_request(self.addr, name)
+        delay = 0.0
+        busy = False
+        faults = rt.faults
+        if faults.active:
+            h = req.header
+            outcome, delay = faults.decide(self.index, (h.app_id, h.partition_index))
+            if outcome is not F.SERVE:
+                if outcome is F.CLOSE:
+                    stats.faults["close"] += 1
+                    return CLOSE
+                if outcome is F.DROP:
+                    stats.faults["drop"] += 1
+                    return None
+                busy = True
+        err, part = admit(rt.cluster, self.index, req, frame)
+        if err is None and busy:
+            err = ERR_BUSY
+            stats.faults["busy"] += 1
+        if err is None:
+            try:
+                resp = part.execute(name, req.args, self.addr)
+            except Exception:  # a bug must cost one request, not the server
+                log.exception("replica %s: %s (seqid %d) failed", self.addr, name, req.seqid)
+                err = ERR_UNKNOWN
+            else:
+                if resp is None:
+                    return None  # clear_scanner, or a quirk that never answers
+                reply = encode_response(ERR_OK, name + "_ACK", req.seqid, resp)
+        if err is not None:
+            if name == RPC_CLEAR_SCANNER:
+                return None  # never answered, whatever happened
+            stats.count_error(err)
+            reply = encode_response(err, name + "_ACK", req.seqid)
+        if req.msg_type == MSG_ONEWAY:
+            return None
+        if delay:
+            stats.faults["delayed"] += 1
+            return reply, delay
+        return reply
