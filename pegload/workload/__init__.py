@@ -1,0 +1,43 @@
+"""Seeded, pure workload generators (no I/O): keys, values, op mix, pacing, work split,
+verification. Used in the hot loop of worker processes: a few µs per op.
+
+Main entry (``generator.py``)::
+
+    from pegload.workload import WorkerWorkload
+
+    ww = WorkerWorkload(scenario, worker)      # once per worker process, kept across phases
+    load = ww.load_generator()                 # None if the load phase is disabled
+    #   load.records / load.calls: this worker's share; load.schedule: OpenLoopSchedule or None
+    #   op = load.next_op()  -> Op (multi_set, or set when batch is 1) ... None when done
+    pw = ww.phase(i)                           # scenario.phases[i]
+    #   pw.schedule: OpenLoopSchedule (open loop) or None; pw.measured_ops: op-count share or None
+    gen = pw.generator(greenlet)               # one per greenlet
+    op = gen.next_op()                         # -> Op; call right before sending
+    ww.complete(op, applied, new_value=None)   # after every op (applied: True / False / None)
+    ww.check_point(op, hk, sk, value_or_None)  # verification verdicts (None when not verifying)
+    ww.check_presence(op, hk, sk, present)
+    ww.check_scanned(op, hk, sk, value)
+
+Building blocks, usable alone:
+
+- ``split``: ``split_count(total, parts)``, ``share(total, parts, i)``, ``load_share(...)``.
+- ``pacing``: ``OpenLoopSchedule`` (``next() -> (intended_ns, measured) | None``),
+  ``make_schedule(phase, worker, workers)``, ``make_load_schedule(load, worker, workers)``.
+- ``choosers``: Uniform/Zipfian/Latest/Hotspot/Sequential choosers, ``zeta``.
+- ``keys``: ``KeyNames`` (hk00001234 / sk00012 / ct00001234), ``KeySpace``, ``InsertLog``.
+- ``values``: ``make_value(hk, sk, version, size)``, ``check_value(hk, sk, value) -> VerifyResult``,
+  ``ValueSizer``, ``PayloadSource``, statuses CORRECT / STALE / CORRUPT / MISSING.
+- ``verify``: ``VerifyState`` (single-writer version bookkeeping).
+- ``opmix``: ``OpMix(weights).pick(u)``; ``rng``: ``derive_seed``, ``make_rng``.
+"""
+from .generator import LoadGenerator, Op, OpGenerator, PhaseWorkload, WorkerWorkload
+from .pacing import OpenLoopSchedule, make_load_schedule, make_schedule
+from .split import load_share, share, split_count
+from .values import CORRECT, CORRUPT, MISSING, STALE, VerifyResult, check_value, make_value
+
+__all__ = [
+    "LoadGenerator", "Op", "OpGenerator", "PhaseWorkload", "WorkerWorkload",
+    "OpenLoopSchedule", "make_load_schedule", "make_schedule",
+    "load_share", "share", "split_count",
+    "CORRECT", "CORRUPT", "MISSING", "STALE", "VerifyResult", "check_value", "make_value",
+]

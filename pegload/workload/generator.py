@@ -1,0 +1,563 @@
+"""Turning a scenario into concrete requests, one worker at a time.
+
+    ww = WorkerWorkload(scenario, worker)          # once per worker process; lives across phases
+    load = ww.load_generator()                     # None when the load phase is disabled
+    op = load.next_op()                            # ... until None; same Op contract as below
+    pw = ww.phase(i)                               # PhaseWorkload for scenario.phases[i]
+    pw.schedule                                    # OpenLoopSchedule (open loop) or None (closed)
+    pw.measured_ops                                # this worker's share of an op-count phase
+    gen = pw.generator(greenlet_index)             # one per greenlet: its own seeded streams
+    op = gen.next_op()                             # call right before sending it
+    ww.complete(op, applied)                       # after every op (cheap no-op for most reads)
+
+Reads in verification mode are judged with ``ww.check_point`` / ``check_presence`` /
+``check_scanned`` (see ``WorkerWorkload``). Everything is deterministic for (seed, worker,
+greenlet) except where shared worker state is involved by design: which greenlet gets which
+insert, and keys skipped because a write to them was in flight (verification mode).
+"""
+from __future__ import annotations
+
+from .choosers import HotspotChooser, LatestChooser, SequentialChooser, UniformChooser, ZipfianChooser
+from .keys import InsertLog, KeyNames, KeySpace
+from .opmix import OpMix
+from .pacing import OpenLoopSchedule, make_load_schedule, make_schedule
+from .rng import derive_seed, make_rng
+from .split import load_share, share
+from .values import PayloadSource, ValueSizer, VerifyResult, check_value, make_value
+from .verify import VerifyState
+
+_KEY_TRIES = 16  # random picks before the verification-mode fallback walks to a free key
+
+
+class Op:
+    """One request to send. ``name`` is the op (see pegload.scenario.ops) and ``params`` its
+    static parameters from the scenario (max_kv_count, check_type, records, ...). Fields an op
+    does not use are None:
+
+    - ``hash_key``, ``sort_key``: the record (set, get, exist, ttl, remove, incr, check_and_set,
+      read_modify_write: get it, then set ``value``),
+      the start of a range/scan (multi_get_range, scan), or just ``hash_key`` (multi_get,
+      multi_set, multi_del, get_sort_keys, sort_key_count)
+    - ``sort_keys``: list of sort keys (multi_get, multi_del; multi_set's order)
+    - ``stop_sort_key``: multi_get_range's exclusive stop (b"" = to the end of the hash key)
+    - ``value`` (set, check_and_set), ``values`` {sort_key: value} (multi_set), ``ttl`` seconds
+    - ``records``: [(hash_key, sort_key), ...] (batch_get)
+    - ``increment``: incr's amount
+    - verification bookkeeping (``token``, ``writes``, ``insert``, ``counter``): leave it to
+      ``WorkerWorkload.complete`` / ``check_*``.
+    """
+
+    __slots__ = ("name", "params", "hash_key", "sort_key", "sort_keys", "stop_sort_key", "value", "values",
+                 "records", "ttl", "increment", "token", "writes", "insert", "counter")
+
+    def __init__(self, name: str, params: dict):
+        self.name = name
+        self.params = params
+        self.hash_key = self.sort_key = self.sort_keys = self.stop_sort_key = None
+        self.value = self.values = self.records = self.ttl = self.increment = None
+        self.token = -1  # read token (verification mode)
+        self.writes = None  # [(key, version), ...] begun (verification mode)
+        self.insert = -1  # insert number for `set` with insert: true
+        self.counter = None  # counter key reserved by incr (verification mode)
+
+    def __repr__(self) -> str:
+        fields = {k: getattr(self, k) for k in ("hash_key", "sort_key", "sort_keys", "stop_sort_key", "records", "ttl", "increment")
+                  if getattr(self, k) is not None}
+        if self.value is not None:
+            fields["value"] = f"<{len(self.value)} bytes>"
+        if self.values is not None:
+            fields["values"] = f"<{len(self.values)} values>"
+        return f"Op({self.name}, {fields})"
+
+
+class WorkerWorkload:
+    """The workload state of one worker process: key names, its key space, inserts, and (in
+    verification mode) what it wrote. Create once per worker and keep it for all phases.
+
+    After each reply, per op (``applied``: True for error OK; False when the server certainly did
+    not apply it - check_and_set's failed check (kTryAgain); None for timeouts, lost connections
+    and other errors):
+
+    ==========================================  ==================================================
+    op                                          calls
+    ==========================================  ==================================================
+    set, multi_set, remove, multi_del,          ``complete(op, applied)``
+    check_and_set
+    read_modify_write                           ``check_point(op, hk, sk, value_read)`` for the get,
+                                                then ``complete(op, applied)`` for the set
+    incr                                        ``complete(op, applied, new_value)`` -> verdict
+    get                                         ``check_point(op, hk, sk, value or None)``
+    multi_get                                   ``check_point`` for every sort key asked for
+                                                (None when not returned; skip it when the reply
+                                                was cut short by max_kv_count/size)
+    batch_get                                   ``check_point`` for every (hk, sk) asked for
+    exist, ttl                                  ``check_presence(op, hk, sk, found)``
+    multi_get_range, scan, unordered_scan       ``check_scanned(op, hk, sk, value)`` per record
+    get_sort_keys, sort_key_count               nothing to check
+    ==========================================  ==================================================
+
+    With ``no_value`` the values are empty: use ``check_presence`` for multi_get's keys and skip
+    the per-record checks of range reads and scans.
+
+    then ``complete(op, True)`` for the reads too (a no-op today; keeps one call per op). The
+    ``check_*`` methods return None when the scenario does not verify.
+    """
+
+    def __init__(self, scenario, worker: int):
+        if not 0 <= worker < scenario.workers:
+            raise ValueError(f"worker {worker} is not in [0, {scenario.workers})")
+        self.scenario = scenario
+        self.worker = worker
+        self.workers = scenario.workers
+        data = scenario.data
+        self.names = KeyNames(data.hash_keys, data.sort_keys)
+        self.space = KeySpace(data.hash_keys, data.sort_keys, worker, self.workers, owned=scenario.verify)
+        self.inserts = InsertLog(data.hash_keys, data.sort_keys, worker, self.workers)
+        self.verify = VerifyState() if scenario.verify else None
+        self.payloads = None if scenario.verify else PayloadSource(
+            data.value_size.max_size, derive_seed(scenario.seed, "payload", worker))
+
+    # --- building ----------------------------------------------------------------------------
+    def load_generator(self) -> "LoadGenerator | None":
+        """The load phase's op source for this worker (None when the load phase is disabled)."""
+        return LoadGenerator(self) if self.scenario.load.enabled else None
+
+    def phase(self, index: int) -> "PhaseWorkload":
+        return PhaseWorkload(self, index)
+
+    def value_for(self, hash_key: bytes, sort_key: bytes, version: int, size: int, u: float) -> bytes:
+        if self.verify is not None:
+            return make_value(hash_key, sort_key, version, size)
+        return self.payloads.payload(size, u)
+
+    # --- after the reply ---------------------------------------------------------------------
+    def complete(self, op: Op, applied: bool | None, new_value: int | None = None) -> VerifyResult | None:
+        """Call after every op. ``applied``: True = the server acknowledged it (error OK),
+        False = certainly not applied (e.g. check_and_set's check failed), None = unknown
+        (timeout, connection lost, other errors). ``new_value``: incr's answer.
+        Returns the verdict for incr in verification mode, else None."""
+        if op.insert >= 0:
+            self.inserts.finish(op.insert)
+        if op.writes is not None:
+            verify = self.verify
+            for key, version in op.writes:
+                verify.end_write(key, version, applied)
+        if op.counter is not None:
+            return self.verify.end_incr(op.counter, op.increment, new_value if applied else None)
+        return None
+
+    def check_point(self, op: Op, hash_key: bytes, sort_key: bytes, value: bytes | None) -> VerifyResult | None:
+        """Judge a point read (get, multi_get, batch_get entry) of a key the op asked for:
+        ``value`` None = not returned. None when not verifying."""
+        if self.verify is None:
+            return None
+        return self.verify.classify((hash_key, sort_key), op.token, value)
+
+    def check_presence(self, op: Op, hash_key: bytes, sort_key: bytes, present: bool) -> VerifyResult | None:
+        """Judge exist/ttl: was the record's presence or absence possible?"""
+        if self.verify is None:
+            return None
+        return self.verify.classify_presence((hash_key, sort_key), op.token, present)
+
+    def check_scanned(self, op: Op, hash_key: bytes, sort_key: bytes, value: bytes) -> VerifyResult | None:
+        """Judge a record returned by a range read or scan. Records this worker wrote are judged
+        fully; other records of the data set (another worker's) for integrity only; anything
+        else (counters, other workers' inserts, leftovers of earlier runs in a reused table) is
+        not judged (None)."""
+        if self.verify is None:
+            return None
+        key = (hash_key, sort_key)
+        if self.verify.knows(key):
+            return self.verify.classify(key, op.token, value)
+        parsed, sk_index = KeyNames.parse_hash_key(hash_key), KeyNames.parse_sort_key(sort_key)
+        data = self.scenario.data
+        if (parsed is not None and parsed[0] == b"hk" and parsed[1] < data.hash_keys
+                and sk_index is not None and sk_index < data.sort_keys):
+            return check_value(hash_key, sort_key, value)
+        return None
+
+
+class LoadGenerator:
+    """Writes this worker's share of the data set: its hash keys (≡ worker mod workers), each
+    in calls of ``load.batch`` consecutive sort keys (multi_set; ``set`` when batch is 1).
+    Greenlets share one LoadGenerator and call ``next_op()`` until it returns None."""
+
+    def __init__(self, ww: WorkerWorkload):
+        sc = ww.scenario
+        self.ww = ww
+        self.records, self.calls = load_share(sc.data.hash_keys, sc.data.sort_keys, sc.load.batch, ww.workers, ww.worker)
+        self.schedule: OpenLoopSchedule | None = make_load_schedule(sc.load, ww.worker, ww.workers)
+        self._batch = max(1, min(sc.load.batch, sc.data.sort_keys))
+        self._hash_key_index = ww.worker
+        self._sort_key = 0
+        self._rng = make_rng(sc.seed, "load", ww.worker)
+        self._sizer = ValueSizer(sc.data.value_size, self._rng.random)
+        self._params = {"ttl": sc.data.ttl}
+        self.issued_calls = 0
+        self.issued_records = 0
+
+    def next_op(self) -> Op | None:
+        sc, ww = self.ww.scenario, self.ww
+        if self._hash_key_index >= sc.data.hash_keys:
+            return None
+        hk = ww.names.hash_key(self._hash_key_index)
+        first = self._sort_key
+        last = min(first + self._batch, sc.data.sort_keys)
+        if last >= sc.data.sort_keys:
+            self._hash_key_index += ww.workers
+            self._sort_key = 0
+        else:
+            self._sort_key = last
+        sort_keys = [ww.names.sort_key(s) for s in range(first, last)]
+        verify = ww.verify
+        versions = verify.begin_writes([(hk, sk) for sk in sort_keys]) if verify is not None else None
+        rnd = self._rng.random
+        if self._batch == 1:
+            op = Op("set", self._params)
+            op.hash_key, op.sort_key = hk, sort_keys[0]
+            op.value = ww.value_for(hk, sort_keys[0], versions[0] if versions else 0, self._sizer.next(), rnd())
+        else:
+            op = Op("multi_set", self._params)
+            op.hash_key, op.sort_keys = hk, sort_keys
+            op.values = {sk: ww.value_for(hk, sk, versions[i] if versions else 0, self._sizer.next(), rnd())
+                         for i, sk in enumerate(sort_keys)}
+        op.ttl = sc.data.ttl
+        if versions is not None:
+            op.writes = [((hk, sk), v) for sk, v in zip(sort_keys, versions)]
+        self.issued_calls += 1
+        self.issued_records += len(sort_keys)
+        return op
+
+
+class PhaseWorkload:
+    """One worker's view of scenario.phases[index]: its schedule (open loop) or op budget."""
+
+    def __init__(self, ww: WorkerWorkload, index: int):
+        self.ww = ww
+        self.index = index
+        self.phase = ww.scenario.phases[index]
+        self.schedule: OpenLoopSchedule | None = make_schedule(self.phase, ww.worker, ww.workers)
+        if self.phase.ops is None:
+            self.measured_ops = None
+        elif self.schedule is not None:
+            self.measured_ops = self.schedule.measured_slots
+        else:
+            self.measured_ops = share(self.phase.ops, ww.workers, ww.worker)
+
+    def generator(self, greenlet: int) -> "OpGenerator":
+        return OpGenerator(self, greenlet)
+
+
+class OpGenerator:
+    """The op stream of one greenlet in one phase: weighted op choice, key choice, values."""
+
+    def __init__(self, pw: PhaseWorkload, greenlet: int):
+        ww, sc = pw.ww, pw.ww.scenario
+        self.ww = ww
+        self.greenlet = greenlet
+        self.rng = make_rng(sc.seed, "phase", pw.index, ww.worker, greenlet)
+        self._random = self.rng.random
+        self._sizer = ValueSizer(sc.data.value_size, self._random)
+        self._mix = OpMix([op.weight for op in pw.phase.mix])
+        self._makers = [self._maker(spec, greenlet, sc.concurrency) for spec in pw.phase.mix]
+
+    def next_op(self) -> Op:
+        return self._makers[self._mix.pick(self._random())]()
+
+    # --- key choice ----------------------------------------------------------------------------
+    def _chooser(self, keys, n: int, greenlet: int, concurrency: int):
+        ww, sc = self.ww, self.ww.scenario
+        d = keys.distribution
+        if d == "uniform":
+            return UniformChooser(n, self._random).next
+        if d == "zipfian":
+            return ZipfianChooser(n, keys.theta, self._random, seed=sc.seed).next
+        if d == "hotspot":
+            return HotspotChooser(n, keys.hot_fraction, keys.hot_ops, self._random).next
+        if d == "sequential":
+            if ww.space.owned:  # the space is already this worker's
+                return SequentialChooser(n, greenlet, concurrency).next
+            return SequentialChooser(n, ww.worker * concurrency + greenlet, ww.workers * concurrency).next
+        raise ValueError(f"no chooser for distribution {d!r} over {n} items")
+
+    def _record_picker(self, keys, greenlet, concurrency):
+        """() -> (hash key index, sort key index)."""
+        ww = self.ww
+        space, inserts = ww.space, ww.inserts
+        if keys.distribution == "latest":
+            latest = LatestChooser(keys.theta, self._random, lambda: space.records + inserts.acked).next
+
+            def pick_latest():
+                rank = latest()
+                acked = inserts.acked
+                if rank < acked:
+                    return inserts.record(acked - 1 - rank)
+                return space.record(space.records - 1 - (rank - acked))
+
+            return pick_latest
+        choose = self._chooser(keys, space.records, greenlet, concurrency)
+        record = space.record
+        return lambda: record(choose())
+
+    def _hash_key_picker(self, keys, greenlet, concurrency):
+        """() -> hash key index."""
+        space = self.ww.space
+        choose = self._chooser(keys, space.hash_keys, greenlet, concurrency)
+        index = space.hash_key_index
+        return lambda: index(choose())
+
+    # --- op makers -------------------------------------------------------------------------------
+    def _maker(self, spec, greenlet: int, concurrency: int):
+        ww = self.ww
+        name, params, unit = spec.name, spec.params, spec.info.unit
+        names, verify, rnd = ww.names, ww.verify, self._random
+        hk_name, sk_name = names.hash_key, names.sort_key
+        sort_keys_total = ww.scenario.data.sort_keys
+        sizer = self._sizer.next
+        if unit == "record":
+            pick = self._record_picker(spec.keys, greenlet, concurrency)
+        elif unit == "hash_key":
+            pick = self._hash_key_picker(spec.keys, greenlet, concurrency)
+        else:
+            pick = None
+
+        def window(n):
+            start = int(rnd() * sort_keys_total)
+            return [sk_name((start + x) % sort_keys_total) for x in range(n)]
+
+        def token(op):
+            if verify is not None:
+                op.token = verify.read_token()
+            return op
+
+        def free_record(tombstone=False):
+            """Pick a record; in verification mode one with no write in flight (versioned)."""
+            for _ in range(_KEY_TRIES):
+                hki, ski = pick()
+                hk, sk = hk_name(hki), sk_name(ski)
+                if verify is None:
+                    return hk, sk, 0
+                v = verify.begin_write((hk, sk), tombstone)
+                if v is not None:
+                    return hk, sk, v
+            return self._walk_free_record(tombstone)
+
+        def free_window(n, tombstone=False):
+            for _ in range(_KEY_TRIES):
+                hk = hk_name(pick())
+                sks = window(n)
+                if verify is None:
+                    return hk, sks, None
+                versions = verify.begin_writes([(hk, sk) for sk in sks], tombstone)
+                if versions is not None:
+                    return hk, sks, versions
+            return self._walk_free_window(window(n), tombstone)
+
+        if name == "set":
+            ttl, insert = params["ttl"], params["insert"]
+            inserts = ww.inserts
+
+            def make_set():
+                op = Op(name, params)
+                if insert:
+                    k = inserts.issue()
+                    hki, ski = inserts.record(k)
+                    hk, sk = hk_name(hki), sk_name(ski)
+                    v = verify.begin_write((hk, sk)) if verify is not None else 0
+                    op.insert = k
+                else:
+                    hk, sk, v = free_record()
+                op.hash_key, op.sort_key, op.ttl = hk, sk, ttl
+                op.value = ww.value_for(hk, sk, v, sizer(), rnd())
+                if verify is not None:
+                    op.writes = [((hk, sk), v)]
+                return op
+
+            return make_set
+
+        if name == "multi_set":
+            n, ttl = params["sort_keys"], params["ttl"]
+
+            def make_multi_set():
+                hk, sks, versions = free_window(n)
+                op = Op(name, params)
+                op.hash_key, op.sort_keys, op.ttl = hk, sks, ttl
+                op.values = {sk: ww.value_for(hk, sk, versions[i] if versions else 0, sizer(), rnd())
+                             for i, sk in enumerate(sks)}
+                if versions is not None:
+                    op.writes = [((hk, sk), v) for sk, v in zip(sks, versions)]
+                return op
+
+            return make_multi_set
+
+        if name in ("get", "exist", "ttl"):
+            def make_point():
+                hki, ski = pick()
+                op = Op(name, params)
+                op.hash_key, op.sort_key = hk_name(hki), sk_name(ski)
+                return token(op)
+
+            return make_point
+
+        if name == "multi_get":
+            n = params["sort_keys"]
+
+            def make_multi_get():
+                op = Op(name, params)
+                op.hash_key, op.sort_keys = hk_name(pick()), window(n)
+                return token(op)
+
+            return make_multi_get
+
+        if name == "multi_get_range":
+            span = params["span"]
+
+            def make_range():
+                hki, ski = pick()
+                op = Op(name, params)
+                op.hash_key, op.sort_key = hk_name(hki), sk_name(ski)
+                op.stop_sort_key = sk_name(ski + span) if span else b""
+                return token(op)
+
+            return make_range
+
+        if name in ("get_sort_keys", "sort_key_count"):
+            def make_hash_key_read():
+                op = Op(name, params)
+                op.hash_key = hk_name(pick())
+                return op
+
+            return make_hash_key_read
+
+        if name == "remove":
+            def make_remove():
+                hk, sk, v = free_record(tombstone=True)
+                op = Op(name, params)
+                op.hash_key, op.sort_key = hk, sk
+                if verify is not None:
+                    op.writes = [((hk, sk), v)]
+                return op
+
+            return make_remove
+
+        if name == "multi_del":
+            n = params["sort_keys"]
+
+            def make_multi_del():
+                hk, sks, versions = free_window(n, tombstone=True)
+                op = Op(name, params)
+                op.hash_key, op.sort_keys = hk, sks
+                if versions is not None:
+                    op.writes = [((hk, sk), v) for sk, v in zip(sks, versions)]
+                return op
+
+            return make_multi_del
+
+        if name == "incr":
+            increment = params["increment"]
+            ct_name = names.counter_key
+
+            def make_incr():
+                op = Op(name, params)
+                op.increment = increment
+                for _ in range(_KEY_TRIES):
+                    hki, ski = pick()
+                    key = (ct_name(hki), sk_name(ski))
+                    if verify is None or verify.begin_incr(key):
+                        break
+                else:
+                    key = self._walk_free_counter()
+                op.hash_key, op.sort_key = key
+                if verify is not None:
+                    op.counter = key
+                return op
+
+            return make_incr
+
+        if name == "read_modify_write":
+            ttl = params["ttl"]
+
+            def make_rmw():
+                hk, sk, v = free_record()
+                op = Op(name, params)
+                op.hash_key, op.sort_key, op.ttl = hk, sk, ttl
+                op.value = ww.value_for(hk, sk, v, sizer(), rnd())
+                if verify is not None:
+                    op.writes = [((hk, sk), v)]
+                return token(op)
+
+            return make_rmw
+
+        if name == "check_and_set":
+            def make_cas():
+                hk, sk, v = free_record()
+                op = Op(name, params)
+                op.hash_key, op.sort_key = hk, sk
+                op.value = ww.value_for(hk, sk, v, sizer(), rnd())
+                op.ttl = 0
+                if verify is not None:
+                    op.writes = [((hk, sk), v)]
+                return op
+
+            return make_cas
+
+        if name == "batch_get":
+            n = params["records"]
+
+            def make_batch_get():
+                records = []
+                for _ in range(n):
+                    hki, ski = pick()
+                    records.append((hk_name(hki), sk_name(ski)))
+                op = Op(name, params)
+                op.records = records
+                return token(op)
+
+            return make_batch_get
+
+        if name == "scan":
+            def make_scan():
+                hki, ski = pick()
+                op = Op(name, params)
+                op.hash_key, op.sort_key = hk_name(hki), sk_name(ski)
+                return token(op)
+
+            return make_scan
+
+        if name == "unordered_scan":
+            def make_unordered_scan():
+                return token(Op(name, params))
+
+            return make_unordered_scan
+
+        raise ValueError(f"no generator for operation {name!r}")
+
+    # --- verification fallbacks: walk the worker's hash keys for one without a write in flight --
+    def _walk_hash_keys(self):
+        space = self.ww.space
+        start = int(self._random() * space.hash_keys)
+        for j in range(space.hash_keys):
+            yield self.ww.names.hash_key(space.hash_key_index((start + j) % space.hash_keys))
+
+    def _walk_free_record(self, tombstone: bool):
+        sk = self.ww.names.sort_key(int(self._random() * self.ww.scenario.data.sort_keys))
+        for hk in self._walk_hash_keys():
+            v = self.ww.verify.begin_write((hk, sk), tombstone)
+            if v is not None:
+                return hk, sk, v
+        raise RuntimeError("verification: every key of this worker has a write in flight (more greenlets than hash keys?)")
+
+    def _walk_free_window(self, sks, tombstone: bool):
+        for hk in self._walk_hash_keys():
+            versions = self.ww.verify.begin_writes([(hk, sk) for sk in sks], tombstone)
+            if versions is not None:
+                return hk, sks, versions
+        raise RuntimeError("verification: every hash key of this worker has a write in flight (more greenlets than hash keys?)")
+
+    def _walk_free_counter(self):
+        sk = self.ww.names.sort_key(int(self._random() * self.ww.scenario.data.sort_keys))
+        for hk in self._walk_hash_keys():
+            key = (b"ct" + hk[2:], sk)
+            if self.ww.verify.begin_incr(key):
+                return key
+        raise RuntimeError("verification: every counter of this worker has an increment in flight")
