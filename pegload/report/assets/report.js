@@ -1,0 +1,425 @@
+/* pegload report page: builds tables and SVG charts from the JSON in #pegload-data.
+ * No dependencies and no network: the page must open from a CI artefact or an e-mail. */
+(function () {
+  "use strict";
+  var NS = "http://www.w3.org/2000/svg";
+  var PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
+    "#17becf", "#7f7f7f", "#bcbd22"];
+  var KIND_STYLE = { response: "", service: "6 3", lateness: "2 3" };
+  var DATA = JSON.parse(document.getElementById("pegload-data").textContent);
+
+  // ------------------------------------------------------------------ small DOM helpers
+  function h(tag, attrs, children) {
+    var e = document.createElement(tag);
+    setAttrs(e, attrs);
+    append(e, children);
+    return e;
+  }
+  function s(tag, attrs, children) {
+    var e = document.createElementNS(NS, tag);
+    setAttrs(e, attrs);
+    append(e, children);
+    return e;
+  }
+  function setAttrs(e, attrs) {
+    if (!attrs) return;
+    Object.keys(attrs).forEach(function (k) {
+      if (attrs[k] === null || attrs[k] === undefined) return;
+      if (k === "text") e.textContent = attrs[k];
+      else e.setAttribute(k, attrs[k]);
+    });
+  }
+  function append(e, children) {
+    if (children === null || children === undefined) return;
+    if (!Array.isArray(children)) children = [children];
+    children.forEach(function (c) {
+      if (c === null || c === undefined) return;
+      e.appendChild(typeof c === "string" || typeof c === "number" ? document.createTextNode(String(c)) : c);
+    });
+  }
+
+  // ------------------------------------------------------------------ number formatting
+  function fmtUs(us) {
+    if (us === null || us === undefined) return "-";
+    if (us < 1000) return Math.round(us) + " µs";
+    if (us < 1e6) return (us < 1e5 ? (us / 1000).toPrecision(3) : Math.round(us / 1000)) + " ms";
+    return (us / 1e6).toPrecision(3) + " s";
+  }
+  function fmtMs(ms) {
+    if (ms === 0) return "0";
+    if (Math.abs(ms) >= 100) return String(Math.round(ms));
+    return String(+ms.toPrecision(3));
+  }
+  function fmtInt(n) {
+    if (n === null || n === undefined) return "-";
+    return Math.round(n).toLocaleString("en-US");
+  }
+  function fmtRate(n) {
+    if (n === null || n === undefined) return "-";
+    return n >= 100 ? fmtInt(n) : String(+n.toFixed(1));
+  }
+  function fmtPct(f) {
+    if (f === null || f === undefined) return "-";
+    if (f === 0) return "0%";
+    return +(f * 100).toPrecision(3) + "%";
+  }
+  function fmtPercentileTick(k) {
+    if (k === 0) return "0%";
+    return (100 - Math.pow(10, 2 - k)).toFixed(Math.max(k - 2, 0)) + "%";
+  }
+
+  // ------------------------------------------------------------------ axes
+  function niceStep(span, n) {
+    var raw = span / Math.max(n, 1);
+    var mag = Math.pow(10, Math.floor(Math.log10(raw)));
+    var r = raw / mag;
+    return (r <= 1 ? 1 : r <= 2 ? 2 : r <= 2.5 ? 2.5 : r <= 5 ? 5 : 10) * mag;
+  }
+  function ticks(lo, hi, n) {
+    var step = niceStep(hi - lo || 1, n);
+    var out = [];
+    for (var v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(+v.toPrecision(12));
+    return out;
+  }
+
+  /* A line chart. o = {title, series: [{name, color, dash, points: [[x, y|null], ...]}],
+   *   xType: "linear" | "percentile" (x = 1/(1-q), drawn on log10), xLabel, yLabel,
+   *   xFormat(x), yFormat(y), vlines: [{x, label}]} */
+  function lineChart(o) {
+    var W = o.width || 580, H = o.height || 300, M = { l: 62, r: 18, t: 12, b: 44 };
+    var pw = W - M.l - M.r, ph = H - M.t - M.b;
+    var tx = o.xType === "percentile" ? function (x) { return Math.log10(x); } : function (x) { return x; };
+    var xs = [], ys = [];
+    o.series.forEach(function (se) {
+      se.points.forEach(function (p) { xs.push(tx(p[0])); if (p[1] !== null) ys.push(p[1]); });
+    });
+    var wrap = h("figure", { class: "chart" }, h("figcaption", { text: o.title }));
+    if (!ys.length) {
+      wrap.appendChild(h("p", { class: "empty", text: "no samples" }));
+      return wrap;
+    }
+    var x0 = Math.min.apply(null, xs), x1 = Math.max.apply(null, xs);
+    if (o.xType === "percentile") { x0 = 0; x1 = Math.max(Math.ceil(x1), 1); }
+    else if (o.xFromZero) x0 = Math.min(x0, 0);
+    if (x1 === x0) x1 = x0 + 1;
+    var yMax = Math.max.apply(null, ys) || 1;
+    var yStep = niceStep(yMax, 5);
+    var y1 = Math.ceil(yMax * 1.02 / yStep) * yStep;
+    var yTicks = ticks(0, y1, 5);
+    function X(x) { return M.l + (tx(x) - x0) / (x1 - x0) * pw; }
+    function Xt(t) { return M.l + (t - x0) / (x1 - x0) * pw; }
+    function Y(y) { return M.t + ph - y / y1 * ph; }
+    var svg = s("svg", { viewBox: "0 0 " + W + " " + H, width: W, height: H, role: "img", "aria-label": o.title });
+    var grid = s("g", { class: "axes" });
+    yTicks.forEach(function (v) {
+      grid.appendChild(s("line", { x1: M.l, x2: M.l + pw, y1: Y(v), y2: Y(v) }));
+      grid.appendChild(s("text", { x: M.l - 6, y: Y(v) + 4, "text-anchor": "end", text: (o.yFormat || fmtMs)(v) }));
+    });
+    var xt = o.xType === "percentile" ? ticks(0, x1, Math.min(x1, 8)).filter(function (k) { return k === Math.round(k); })
+      : ticks(x0, x1, 6);
+    xt.forEach(function (t) {
+      grid.appendChild(s("line", { x1: Xt(t), x2: Xt(t), y1: M.t, y2: M.t + ph }));
+      var label = o.xType === "percentile" ? fmtPercentileTick(t) : (o.xFormat || String)(t);
+      grid.appendChild(s("text", { x: Xt(t), y: M.t + ph + 16, "text-anchor": "middle", text: label }));
+    });
+    svg.appendChild(grid);
+    (o.vlines || []).forEach(function (v) {
+      if (v.x < x0 || v.x > x1) return;
+      svg.appendChild(s("line", { class: "vline", x1: Xt(v.x), x2: Xt(v.x), y1: M.t, y2: M.t + ph }));
+      svg.appendChild(s("text", { class: "vlabel", x: Xt(v.x) + 3, y: M.t + 10, text: v.label }));
+    });
+    svg.appendChild(s("rect", { class: "frame", x: M.l, y: M.t, width: pw, height: ph }));
+    svg.appendChild(s("text", { class: "axis-label", x: M.l + pw / 2, y: H - 6, "text-anchor": "middle", text: o.xLabel }));
+    svg.appendChild(s("text", { class: "axis-label", x: 12, y: M.t + ph / 2, "text-anchor": "middle",
+      transform: "rotate(-90 12 " + (M.t + ph / 2) + ")", text: o.yLabel }));
+    o.series.forEach(function (se) {
+      var d = "", pen = false;
+      se.points.forEach(function (p) {
+        if (p[1] === null) { pen = false; return; }
+        d += (pen ? "L" : "M") + X(p[0]).toFixed(1) + "," + Y(p[1]).toFixed(1);
+        pen = true;
+      });
+      if (!d) return;
+      var path = s("path", { class: "series", d: d, stroke: se.color, "stroke-dasharray": se.dash || null,
+        "data-series": se.name }, s("title", { text: se.name }));
+      svg.appendChild(path);
+    });
+    addHover(svg, o, X, Y, M, pw, ph, x0, x1);
+    wrap.appendChild(svg);
+    wrap.appendChild(h("div", { class: "legend" }, o.series.map(function (se) {
+      return h("span", { class: "key" }, [
+        s("svg", { width: 22, height: 10 }, s("line", { x1: 0, x2: 22, y1: 5, y2: 5, stroke: se.color,
+          "stroke-width": 2.5, "stroke-dasharray": se.dash || null })), " " + se.name]);
+    })));
+    return wrap;
+  }
+
+  function addHover(svg, o, X, Y, M, pw, ph, x0, x1) {
+    var cursor = s("line", { class: "cursor", x1: 0, x2: 0, y1: M.t, y2: M.t + ph, visibility: "hidden" });
+    var tip = s("text", { class: "tip", x: 0, y: 0, visibility: "hidden" });
+    var overlay = s("rect", { x: M.l, y: M.t, width: pw, height: ph, fill: "transparent" });
+    svg.appendChild(cursor);
+    svg.appendChild(tip);
+    svg.appendChild(overlay);
+    overlay.addEventListener("mousemove", function (ev) {
+      var box = svg.getBoundingClientRect();
+      var px = (ev.clientX - box.left) * (svg.viewBox.baseVal.width / box.width);
+      var lines = [];
+      var cx = null;
+      o.series.forEach(function (se) {
+        var best = null;
+        se.points.forEach(function (p) {
+          if (p[1] === null) return;
+          if (best === null || Math.abs(X(p[0]) - px) < Math.abs(X(best[0]) - px)) best = p;
+        });
+        if (best) {
+          if (cx === null) cx = best;
+          lines.push(se.name + ": " + (o.yFormat || fmtMs)(best[1]));
+        }
+      });
+      if (cx === null) return;
+      var head = o.xType === "percentile" ? (100 * (1 - 1 / cx[0])).toPrecision(6) + "%" : (o.xFormat || String)(cx[0]);
+      cursor.setAttribute("x1", X(cx[0]));
+      cursor.setAttribute("x2", X(cx[0]));
+      cursor.setAttribute("visibility", "visible");
+      while (tip.firstChild) tip.removeChild(tip.firstChild);
+      var tx = Math.min(X(cx[0]) + 8, M.l + pw - 150);
+      [head].concat(lines).forEach(function (line, i) {
+        tip.appendChild(s("tspan", { x: tx, y: M.t + 14 + i * 13, text: line }));
+      });
+      tip.setAttribute("visibility", "visible");
+    });
+    overlay.addEventListener("mouseleave", function () {
+      cursor.setAttribute("visibility", "hidden");
+      tip.setAttribute("visibility", "hidden");
+    });
+  }
+
+  // ------------------------------------------------------------------ tables
+  // columns from index numFrom on hold numbers (right-aligned)
+  function table(headers, rows, cls, numFrom) {
+    var from = numFrom === undefined ? headers.length : numFrom;
+    return h("table", { class: cls || "" }, [
+      h("thead", null, h("tr", null, headers.map(function (c, i) { return h("th", { text: c, class: i >= from ? "num" : null }); }))),
+      h("tbody", null, rows.map(function (r) {
+        return h("tr", { class: r.cls || null }, (r.cells || r).map(function (c, i) {
+          return h("td", { text: c === null || c === undefined ? "-" : String(c), class: i >= from ? "num" : null });
+        }));
+      }))
+    ]);
+  }
+  function kvTable(obj) {
+    return table(["", ""], Object.keys(obj || {}).map(function (k) {
+      var v = obj[k];
+      return [k, v !== null && typeof v === "object" ? JSON.stringify(v) : v];
+    }), "kv");
+  }
+  function section(title, children, id) {
+    return h("section", { id: id || null }, [h("h2", { text: title })].concat(children));
+  }
+
+  // ------------------------------------------------------------------ time series
+  function tsRows(ts) {
+    var col = {};
+    ts.columns.forEach(function (c, i) { col[c] = i; });
+    return ts.rows.map(function (r) {
+      var o = {};
+      Object.keys(col).forEach(function (c) { o[c] = r[col[c]]; });
+      return o;
+    });
+  }
+  function opsOf(rows) {
+    var seen = [];
+    rows.forEach(function (r) { if (seen.indexOf(r.op) < 0) seen.push(r.op); });
+    return seen.sort();
+  }
+  function phaseMarks(rows) {
+    var first = {};
+    rows.forEach(function (r) { if (!(r.phase in first) || r.start < first[r.phase]) first[r.phase] = r.start; });
+    return Object.keys(first).map(function (p) { return { x: first[p], label: p }; })
+      .sort(function (a, b) { return a.x - b.x; });
+  }
+  // one point per interval at its midpoint; a null point breaks the line between phases
+  function seriesFor(rows, op, value) {
+    var out = [], phase = null;
+    rows.filter(function (r) { return r.op === op; })
+      .sort(function (a, b) { return a.start - b.start; })
+      .forEach(function (r) {
+        if (phase !== null && r.phase !== phase) out.push([r.start, null]);
+        phase = r.phase;
+        out.push([r.start + r.duration / 2, value(r)]);
+      });
+    return out;
+  }
+  function totalThroughput(rows) {
+    var by = {};
+    rows.forEach(function (r) {
+      var k = r.phase + "@" + r.start;
+      if (!by[k]) by[k] = { t: r.start + r.duration / 2, n: 0, d: r.duration, phase: r.phase };
+      by[k].n += r.count;
+    });
+    var out = [], phase = null;
+    Object.keys(by).map(function (k) { return by[k]; })
+      .sort(function (a, b) { return a.t - b.t; })
+      .forEach(function (b) {
+        if (phase !== null && b.phase !== phase) out.push([b.t, null]);
+        phase = b.phase;
+        out.push([b.t, b.n / b.d]);
+      });
+    return out;
+  }
+  function secs(x) { return (+x.toPrecision(4)) + " s"; }
+
+  // ------------------------------------------------------------------ run page
+  function banner(validity, run) {
+    var bad = !validity.valid;
+    var state = run.status !== "completed" ? " Run " + run.status + (run.error ? ": " + run.error : "") + "." : "";
+    var crashed = (run.crashed_workers || []).map(function (w) {
+      return "worker " + w.worker_id + " crashed: " + w.reason;
+    });
+    var items = (validity.reasons || []).concat(crashed);
+    return h("div", { id: "validity", class: "banner " + (bad ? "invalid" : "valid") + (state ? " warn" : "") }, [
+      h("strong", { text: bad ? "NOT VALID: the client, not the server, limited this run." : "VALID: the load generator kept up." }),
+      state ? h("span", { text: state }) : null,
+      items.length ? h("ul", null, items.map(function (r) { return h("li", { text: r }); })) : null
+    ]);
+  }
+
+  function phaseTable(phase) {
+    var rows = Object.keys(phase.ops).map(function (op) { return opRow(op, phase.ops[op]); });
+    var all = opRow("all", phase.all);
+    all.cls = "total";
+    rows.push(all);
+    return table(["op", "count", "ops/s", "p50", "p90", "p99", "p99.9", "max", "mean", "errors", "misses",
+      "verify errors"], rows, "numbers", 1);
+  }
+  function opRow(op, e) {
+    var r = e.latency_us.response;
+    return [op, fmtInt(e.count), fmtRate(e.throughput), fmtUs(r.p50), fmtUs(r.p90), fmtUs(r.p99),
+      fmtUs(r.p999), fmtUs(r.max), fmtUs(r.mean), fmtInt(e.error_count) + (e.error_count ? " (" + fmtPct(e.error_rate) + ")" : ""),
+      fmtInt(e.misses), fmtInt(e.verification_errors)];
+  }
+  function phaseTitle(p) {
+    var shape = p.mode === "open" ? "open loop at " + fmtInt(p.target_rate) + " ops/s" : "closed loop";
+    return "Phase " + p.name + " (" + p.kind + ", " + shape + ", " + (p.duration_s === null ? "?" : secs(p.duration_s)) + ")";
+  }
+
+  function spectrumCharts(spectra) {
+    return spectra.map(function (sp) {
+      var series = Object.keys(sp.kinds).map(function (kind, i) {
+        return { name: kind, color: PALETTE[i], dash: KIND_STYLE[kind],
+          points: sp.kinds[kind].map(function (p) { return [p[0], p[1] / 1000]; }) };
+      });
+      return lineChart({ title: sp.phase + " / " + sp.op + ": latency by percentile", series: series,
+        xType: "percentile", xLabel: "percentile", yLabel: "latency (ms)" });
+    });
+  }
+
+  function errorTable(phases) {
+    var rows = [];
+    phases.forEach(function (p) {
+      Object.keys(p.ops).forEach(function (op) {
+        var e = p.ops[op];
+        Object.keys(e.errors).forEach(function (code) {
+          rows.push([p.name, op, code, fmtInt(e.errors[code]), fmtPct(e.errors[code] / e.count)]);
+        });
+        if (e.verification_errors) rows.push([p.name, op, "verification error", fmtInt(e.verification_errors),
+          fmtPct(e.verification_errors / e.count)]);
+        ["response", "service", "lateness"].forEach(function (kind) {
+          var o = e.out_of_range[kind];
+          if (o && (o.below || o.above)) rows.push([p.name, op, kind + " out of histogram range (clamped)",
+            fmtInt(o.below + o.above), fmtPct((o.below + o.above) / e.count)]);
+        });
+      });
+    });
+    if (!rows.length) return h("p", { id: "no-errors", text: "No errors." });
+    return table(["phase", "op", "error", "count", "% of op"], rows, "errors", 3);
+  }
+
+  function renderRun(d) {
+    var root = document.getElementById("app");
+    var run = d.run;
+    root.appendChild(h("header", null, [
+      h("h1", { text: "pegload: " + run.scenario_name }),
+      h("p", { class: "sub", text: run.id + " · " + run.started_at + " · " + secs(run.duration_s) + " · target " +
+        d.target_label + " · " + run.workers + " workers × " + run.concurrency + " greenlets" })
+    ]));
+    root.appendChild(banner(d.validity, run));
+    if (d.thresholds.length) {
+      root.appendChild(section("Thresholds", [table(["threshold", "phase", "measured", "verdict"],
+        d.thresholds.map(function (t) {
+          var shown = t.actual === null ? "no data" : t.kind ? fmtUs(t.actual) :
+            t.metric.slice(-5) === "_rate" ? fmtPct(t.actual) : t.metric === "throughput" ? fmtRate(t.actual) + " ops/s" : fmtInt(t.actual);
+          return { cells: [t.threshold, t.phase || "measured", shown, t.verdict], cls: t.passed ? null : "regression" };
+        }))], "thresholds"));
+    }
+    d.phases.forEach(function (p) {
+      root.appendChild(section(phaseTitle(p), [phaseTable(p)], "phase-" + p.name));
+    });
+    root.appendChild(section("Latency by percentile (response: from intended start; service: send to reply; lateness: pacing)",
+      [h("div", { class: "charts" }, spectrumCharts(d.spectra))], "spectra"));
+    var rows = tsRows(d.timeseries);
+    var ops = opsOf(rows), marks = phaseMarks(rows);
+    var thr = ops.map(function (op, i) {
+      return { name: op, color: PALETTE[i % PALETTE.length], points: seriesFor(rows, op, function (r) { return r.count / r.duration; }) };
+    });
+    if (ops.length > 1) thr.push({ name: "all ops", color: "#333", dash: "4 2", points: totalThroughput(rows) });
+    var p99 = ops.map(function (op, i) {
+      return { name: op, color: PALETTE[i % PALETTE.length], points: seriesFor(rows, op, function (r) {
+        return r["response.p99"] === null ? null : r["response.p99"] / 1000; }) };
+    });
+    root.appendChild(section("Over time", [h("div", { class: "charts" }, [
+      lineChart({ title: "throughput", series: thr, xLabel: "seconds since start", yLabel: "ops/s",
+        yFormat: fmtRate, xFormat: secs, vlines: marks, xFromZero: true }),
+      lineChart({ title: "p99 response time per interval", series: p99, xLabel: "seconds since start",
+        yLabel: "p99 (ms)", xFormat: secs, vlines: marks, xFromZero: true })
+    ])], "timeseries"));
+    root.appendChild(section("Errors", [errorTable(d.phases)], "errors"));
+    root.appendChild(section("Target", [kvTable(d.target)], "target"));
+    if (d.self_check && Object.keys(d.self_check).length) root.appendChild(section("Self-check", [kvTable(d.self_check)], "self-check"));
+    root.appendChild(section("Environment", [kvTable(d.environment)], "environment"));
+    root.appendChild(section("Scenario", [h("p", { class: "sub", text: d.scenario_hash }),
+      h("pre", { text: JSON.stringify(d.scenario, null, 2) })], "scenario"));
+  }
+
+  // ------------------------------------------------------------------ compare page
+  function renderCompare(d) {
+    var root = document.getElementById("app");
+    root.appendChild(h("header", null, [h("h1", { text: "pegload comparison: " + d.runs.map(function (r) { return r.label; }).join(" vs ") })]));
+    var c = d.comparability;
+    root.appendChild(h("div", { id: "validity", class: "banner " + (c.comparable ? "valid" : "invalid") }, [
+      h("strong", { text: c.comparable ? "Comparable: same scenario and load shape." : "Not directly comparable:" }),
+      c.differences.length ? h("ul", null, c.differences.map(function (x) { return h("li", { text: x }); })) : null
+    ]));
+    var invalid = d.runs.filter(function (r) { return !r.validity.valid; });
+    if (invalid.length) root.appendChild(h("div", { class: "banner invalid" }, [h("strong", { text: "Runs marked NOT VALID:" }),
+      h("ul", null, invalid.map(function (r) { return h("li", { text: r.label + ": " + r.validity.reasons.join("; ") }); }))]));
+    root.appendChild(section("Runs", [table(["", "run", "target", "partitions", "labels", "status", "started"],
+      d.runs.map(function (r, i) {
+        return [String.fromCharCode(65 + i), r.run_id, r.target_name, r.target.partition_count,
+          JSON.stringify(r.target.labels || {}), r.status, r.started_at];
+      }))], "runs"));
+    root.appendChild(section("Figures (each run beside the first; ratio = run / first)", [table(d.table.headers, d.table.rows, "numbers", 3)], "figures"));
+    d.ops.forEach(function (op) {
+      var charts = [];
+      var sp = d.spectra[op] || [];
+      charts.push(lineChart({ title: op + ": response time by percentile", xType: "percentile", xLabel: "percentile",
+        yLabel: "latency (ms)", series: sp.map(function (x, i) {
+          return { name: x.label, color: PALETTE[i % PALETTE.length], points: x.points.map(function (p) { return [p[0], p[1] / 1000]; }) };
+        }) }));
+      var thr = [], p99 = [];
+      d.runs.forEach(function (r, i) {
+        var rows = tsRows(r.timeseries);
+        thr.push({ name: r.label, color: PALETTE[i % PALETTE.length], points: seriesFor(rows, op, function (x) { return x.count / x.duration; }) });
+        p99.push({ name: r.label, color: PALETTE[i % PALETTE.length], points: seriesFor(rows, op, function (x) {
+          return x["response.p99"] === null ? null : x["response.p99"] / 1000; }) });
+      });
+      charts.push(lineChart({ title: op + ": throughput", series: thr, xLabel: "seconds since start", yLabel: "ops/s", yFormat: fmtRate, xFormat: secs, xFromZero: true }));
+      charts.push(lineChart({ title: op + ": p99 response per interval", series: p99, xLabel: "seconds since start", yLabel: "p99 (ms)", xFormat: secs, xFromZero: true }));
+      root.appendChild(section("Op " + op, [h("div", { class: "charts" }, charts)], "op-" + op));
+    });
+  }
+
+  (DATA.kind === "compare" ? renderCompare : renderRun)(DATA);
+  document.body.setAttribute("data-rendered", "true");
+})();

@@ -1,0 +1,42 @@
+"""`pegload compare RUN [RUN ...]`: runs side by side, each beside the first, with ratios."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from pegload.report.compare import comparison, compare_view, to_json, to_text
+from pegload.report.html import render_compare_html
+from pegload.report.runs import ReportError
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "compare",
+        help="compare reports side by side",
+        description="Compare runs side by side: per op and latency kind, throughput, error rate and "
+        "p50/p99/p99.9/max, each run beside the first (A) with the ratio to it. Runs are checked for "
+        "comparability (scenario hash, load shape); what differs is named in a warning. Exit 0, or 2 "
+        "when an input is missing or not a pegload report.",
+    )
+    parser.add_argument("runs", nargs="+", metavar="RUN", help="report folder or its summary.json")
+    parser.add_argument("--phase", metavar="NAME", help="compare this phase (default: the measured phases together)")
+    parser.add_argument("--group", action="store_true",
+                        help="merge runs of the same target (repeats) into one column")
+    parser.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page with overlaid charts")
+    parser.add_argument("--json", metavar="FILE", help="also write the comparison as JSON")
+    parser.set_defaults(func=run_compare)
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    try:
+        comp = comparison(args.runs, phase=args.phase, group=args.group)
+    except ReportError as exc:
+        print(f"pegload compare: {exc}", file=sys.stderr)
+        return 2
+    print(to_text(comp))
+    if args.json:
+        Path(args.json).write_text(to_json(comp), encoding="utf-8")
+    if args.html:
+        Path(args.html).write_text(render_compare_html(compare_view(comp)), encoding="utf-8")
+    return 0

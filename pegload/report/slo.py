@@ -1,0 +1,86 @@
+"""Evaluating thresholds (SLOs) against a run's summary: the end of ``pegload run`` and
+``pegload check --slo`` share this. Parsing is :mod:`pegload.scenario.thresholds`.
+
+A threshold whose op did not run (or ran zero times) is a breach with the reason "no data": an
+SLO that cannot be checked must not pass silently in CI.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+from pegload.report.figures import LATENCY_STATS, figure, format_figure
+from pegload.report.summary import ALL_OPS
+from pegload.scenario.thresholds import Threshold
+
+
+@dataclass(frozen=True)
+class SloResult:
+    threshold: Threshold
+    phase: str | None  # None: the measured phases together
+    actual: float | None  # in the threshold's canonical unit; None: no data
+
+    @property
+    def passed(self) -> bool:
+        return self.actual is not None and self.threshold.holds(self.actual)
+
+    @property
+    def verdict(self) -> str:
+        if self.actual is None:
+            return "no data"
+        return "pass" if self.passed else "breach"
+
+    @property
+    def name(self) -> str:
+        return self.threshold.text if self.phase is None else f"{self.phase}: {self.threshold.text}"
+
+    def describe(self) -> str:
+        shown = format_figure(self.threshold.metric, self.actual)
+        if self.actual is None:
+            return f"{self.name}: no data (no {self.threshold.op} ops measured)"
+        return f"{self.name}: {shown} -> {self.verdict}"
+
+    def to_dict(self) -> dict[str, Any]:
+        t = self.threshold
+        return {"threshold": t.text, "phase": self.phase, "op": t.op, "kind": t.kind or None,
+                "metric": t.metric, "comparator": t.comparator, "limit": t.value,
+                "actual": self.actual, "verdict": self.verdict, "passed": self.passed}
+
+
+def value_for(scope: dict[str, Any], t: Threshold) -> float | None:
+    """The measured value a threshold is compared with, from a summary scope (``measured`` or
+    one phase): latencies in µs, throughput in ops/s, rates as fractions, counts as counts."""
+    entry = scope.get(ALL_OPS) if t.op == ALL_OPS else scope.get("ops", {}).get(t.op)
+    if not entry or not entry.get("count"):
+        return None
+    if t.metric in LATENCY_STATS:
+        return figure(entry, t.metric, t.kind or "response")
+    return figure(entry, t.metric)
+
+
+def evaluate(scope: dict[str, Any], thresholds: Iterable[Threshold], phase: str | None = None) -> list[SloResult]:
+    return [SloResult(t, phase, value_for(scope, t)) for t in thresholds]
+
+
+def evaluate_summary(summary: dict[str, Any],
+                     thresholds: Iterable[Threshold | tuple[str | None, Threshold]]) -> list[SloResult]:
+    """Thresholds are either plain (judged on the measured phases together) or
+    ``(phase_name, threshold)`` pairs from a phase's own ``thresholds:``. Raises ``ValueError``
+    naming an unknown phase."""
+    phases = {p["name"]: p for p in summary["phases"]}
+    out = []
+    for item in thresholds:
+        phase, t = item if isinstance(item, tuple) else (None, item)
+        if phase is None:
+            scope = summary["measured"]
+        elif phase in phases:
+            scope = phases[phase]
+        else:
+            raise ValueError(f"threshold {t.text!r} names phase {phase!r}, which is not in this run "
+                             f"(phases: {', '.join(phases) or 'none'})")
+        out.extend(evaluate(scope, [t], phase))
+    return out
+
+
+def all_passed(results: Sequence[SloResult]) -> bool:
+    return all(r.passed for r in results)

@@ -1,0 +1,118 @@
+"""Plain-text output: the end-of-run summary table and the live progress line."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from pegload.metrics import RunAccumulator
+from pegload.report.figures import format_figure, format_us
+from pegload.report.summary import ALL_OPS
+
+
+def render_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], left: int = 1) -> str:
+    """Columns padded to their widest cell; the first ``left`` columns left-aligned, the rest
+    right-aligned (numbers)."""
+    cells = [[str(h) for h in headers]] + [["-" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+
+    def line(r: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i < left else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(cells[0]), rule] + [line(r) for r in cells[1:]])
+
+
+def _count(n: int | None) -> str:
+    return "-" if n is None else f"{n:,}"
+
+
+def _rate(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return f"{x:,.0f}" if x >= 100 else f"{x:,.1f}"
+
+
+def _op_row(op: str, e: dict[str, Any]) -> list[str]:
+    r = e["latency_us"]["response"]
+    errors = _count(e["error_count"])
+    if e["error_count"]:
+        errors += f" ({e['error_rate'] * 100:.2g}%)"
+    return [op, _count(e["count"]), _rate(e["throughput"]), format_us(r["p50"]), format_us(r["p99"]),
+            format_us(r["p999"]), format_us(r["max"]), errors, _count(e["misses"])]
+
+
+def summary_table(summary: dict[str, Any]) -> str:
+    """Per phase, per op: count, ops/s, response p50/p99/p99.9/max, errors, misses; then the
+    validity verdict and where the run stopped if it did not complete."""
+    out = []
+    headers = ["op", "count", "ops/s", "p50", "p99", "p99.9", "max", "errors", "misses"]
+    for p in summary["phases"]:
+        shape = f"open loop at {p['target_rate']:,.0f} ops/s" if p["mode"] == "open" and p["target_rate"] \
+            else "closed loop"
+        duration = f"{p['duration_s']:.1f} s" if p["duration_s"] else "? s"
+        out.append(f"phase {p['name']} ({p['kind']}, {shape}, {duration}); response time from "
+                   f"{'intended start' if p['mode'] == 'open' else 'send'}")
+        rows = [_op_row(op, e) for op, e in p["ops"].items()]
+        if len(p["ops"]) > 1:
+            rows.append(_op_row(ALL_OPS, p[ALL_OPS]))
+        out.append(render_table(headers, rows))
+        out.append("")
+    slo = summary.get("thresholds") or []
+    if slo:
+        out.append("thresholds:")
+        for r in slo:
+            where = f"{r['phase']}: " if r.get("phase") else ""
+            shown = format_figure(r["metric"], r["actual"])
+            out.append(f"  {r['verdict'].upper():8} {where}{r['threshold']} (measured {shown})")
+        out.append("")
+    run, validity = summary["run"], summary["validity"]
+    if run["status"] != "completed":
+        detail = f": {run['error']}" if run.get("error") else ""
+        out.append(f"run {run['status']}{detail}")
+        for w in run.get("crashed_workers", []):
+            out.append(f"  worker {w.get('worker_id')} crashed: {w.get('reason')}")
+    if validity["valid"]:
+        out.append("VALID: the load generator kept up")
+    else:
+        out.append("NOT VALID: the client, not the server, limited this run:")
+        out.extend(f"  - {r}" for r in validity["reasons"])
+    return "\n".join(out)
+
+
+def compact_us(us: float | None) -> str:
+    if us is None:
+        return "-"
+    if us < 1000:
+        return f"{us:.0f}µs"
+    if us < 1_000_000:
+        return f"{us / 1000:.3g}ms"
+    return f"{us / 1e6:.3g}s"
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(int(seconds), 0)
+    return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds}s"
+
+
+def progress_line(acc: RunAccumulator, elapsed_s: float, total_s: float | None = None,
+                  phase: str | None = None, max_ops: int = 4) -> str:
+    """One line for the live display, from the latest closed interval, e.g.
+    ``run 12s/60s 48,210 ops/s | get 45,801/s p50 412µs p99 1.9ms | set ... | errors 3``.
+    The busiest ``max_ops`` ops are shown; errors are cumulative over the run so far."""
+    head = f"{phase + ' ' if phase else ''}{_clock(elapsed_s)}"
+    if total_s:
+        head += f"/{_clock(total_s)}"
+    latest = acc.latest()
+    errors = sum(acc.totals(p, op).error_count for p in acc.phases() for op in acc.ops(p))
+    if latest is None:
+        return f"{head} waiting for the first interval"
+    parts = [f"{head} {latest.count / latest.duration:,.0f} ops/s"]
+    busiest = sorted(latest.ops.items(), key=lambda kv: -kv[1].count)[:max_ops]
+    for op, o in busiest:
+        r = o.kinds.get("response")
+        pct = f" p50 {compact_us(r.p50)} p99 {compact_us(r.p99)}" if r else ""
+        parts.append(f"{op} {o.count / latest.duration:,.0f}/s{pct}")
+    if len(latest.ops) > max_ops:
+        parts.append(f"+{len(latest.ops) - max_ops} ops")
+    parts.append(f"errors {errors:,}")
+    return " | ".join(parts)
