@@ -56,8 +56,11 @@ class Onebox:
             raise OneboxError("this onebox is already started")
         argv = [self._python, "-m", "pegload.onebox", *self.config.to_argv(),
                 "--ready-json", "--exit-on-stdin-eof"]
+        # Own session: a terminal's Ctrl-C goes to the whole foreground process group, and the
+        # onebox must keep serving until its owner has stopped the load and written its report.
+        # It still dies with its owner: it exits when its stdin (our pipe) closes.
         self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      stderr=self._stderr, close_fds=True)
+                                      stderr=self._stderr, close_fds=True, start_new_session=True)
         try:
             self.info = self._read_ready()
             self._control = ControlClient(self.info["control"])

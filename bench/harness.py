@@ -1,0 +1,252 @@
+#!/usr/bin/env python
+"""The harness's own cost: one worker under `pegload run` vs a bare client loop, and the
+coordinator's CPU for merging intervals.
+
+    .venv/bin/python bench/harness.py                    # both parts, 3 rounds of 5 s
+    .venv/bin/python bench/harness.py --part worker --seconds 10 --rounds 5
+    .venv/bin/python bench/harness.py --part coordinator
+
+worker: the server is pegload.client.testing's canned-reply server in its own process (it
+answers from precomputed bytes, so the client side is the bottleneck and its cost shows). The
+same closed-loop `get` load (1 process, 16 greenlets, uniform keys over 10,000 records) runs
+  - under the harness: `pegload run` with 1 worker (key generation, op dispatch, three
+    histograms per op, interval snapshots, self-check probe, coordinator link);
+  - as bare loops: over the client's facade (``Pegasus.get``) cycling through pre-built keys (the
+    floor: no key generation at all), the same with a random key made per call (what a user's
+    script does: "bare random"), over its typed core (``Pegasus.table.get``, what the
+    harness calls) with pre-built keys ("bare core"), and over the typed core with the
+    harness's own op generator (``pegload.workload``) but nothing else of the harness ("bare
+    generator": the difference to the harness is the runner, recording and coordination).
+Each reports ops/s and the CPU its process used per op (user+sys); rounds alternate the three
+so machine noise hits them alike, and medians are compared. Goal: harness overhead <= 15%.
+
+coordinator: 8 synthetic workers x 6 ops, each op with ~2,000 latency samples per interval in
+each of the three histograms, encoded exactly as workers send them. The coordinator's path per
+interval (frame decode, snapshot decode, histogram merge, interval close with percentiles and
+hlog encoding, progress line) is timed in this process over ``--intervals`` intervals; the CPU
+per 1 s interval is the fraction of a core the live merge costs. Goal: < 5% of a core.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GREENLETS = 16
+HASH_KEYS, SORT_KEYS = 1000, 10
+
+BARE_LOOP = r"""
+from gevent import monkey; monkey.patch_all()
+import json, random, resource, sys, time
+import gevent
+from pegload.client import Pegasus
+meta, seconds, greenlets, api, hash_keys, sort_keys, scenario = json.loads(sys.argv[1])
+client = Pegasus([meta], "temp")
+assert client.init()
+rng = random.Random(1)
+keys = [(b"hk%08d" % rng.randrange(hash_keys), b"sk%05d" % rng.randrange(sort_keys)) for _ in range(65536)]
+call = client.table.get if api.startswith("core") else client.get
+done = [0]
+
+def loop(g, until):
+    i = g * 4096
+    while time.perf_counter() < until:
+        hk, sk = keys[i & 65535]
+        call(hk, sk)
+        i += 1
+        done[0] += 1
+
+def generator_loop(g, until):  # the harness's own op stream, without the harness around it
+    from pegload.scenario import load_scenario_text
+    from pegload.workload import WorkerWorkload
+    sc = load_scenario_text(scenario, "bench.yaml")
+    next_op = WorkerWorkload(sc, 0).phase(0).generator(g).next_op
+    while time.perf_counter() < until:
+        op = next_op()
+        call(op.hash_key, op.sort_key)
+        done[0] += 1
+
+def random_loop(g, until):  # what a user's script does: a random key per call
+    r = random.Random(g).randrange
+    while time.perf_counter() < until:
+        call(b"hk%08d" % r(hash_keys), b"sk%05d" % r(sort_keys))
+        done[0] += 1
+
+for hk, sk in keys[:200]:  # warm-up: connections, caches
+    call(hk, sk)
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+c0, t0 = cpu(), time.perf_counter()
+body = {"facade-random": random_loop, "core-generator": generator_loop}.get(api, loop)
+gevent.joinall([gevent.spawn(body, g, t0 + seconds) for g in range(greenlets)])
+c1, t1 = cpu(), time.perf_counter()
+print(json.dumps({"ops": done[0], "wall_s": t1 - t0, "cpu_s": c1 - c0}))
+"""
+
+
+
+def scenario_text(seconds: float) -> str:
+    return textwrap.dedent(f"""\
+        workers: 1
+        concurrency: {GREENLETS}
+        load: false
+        data: {{hash_keys: {HASH_KEYS}, sort_keys: {SORT_KEYS}}}
+        phases:
+          - name: run
+            warmup: 0.5s
+            duration: {seconds}s
+            keys: uniform
+            mix: {{get: 1}}
+        """)
+
+
+def start_canned() -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([sys.executable, "-m", "pegload.client.testing", "--canned"],
+                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    line = proc.stdout.readline().strip()
+    if not line:
+        raise RuntimeError("the canned server did not start")
+    return proc, line
+
+
+def bare(meta: str, seconds: float, api: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", BARE_LOOP,
+                          json.dumps([meta, seconds, GREENLETS, api, HASH_KEYS, SORT_KEYS, scenario_text(seconds)])],
+                         capture_output=True, text=True, check=True, cwd=ROOT)
+    r = json.loads(out.stdout)
+    return {"ops_s": r["ops"] / r["wall_s"], "cpu_us_op": r["cpu_s"] / r["ops"] * 1e6, "cpu": r["cpu_s"] / r["wall_s"]}
+
+
+def harness(meta: str, seconds: float, tmp: str) -> dict:
+    path = os.path.join(tmp, "bench.yaml")
+    with open(path, "w") as f:
+        f.write(scenario_text(seconds))
+    out_dir = os.path.join(tmp, f"run-{time.monotonic_ns()}")
+    subprocess.run([sys.executable, "-m", "pegload.cli", "run", path, "--meta", meta, "--table", "temp",
+                    "--report-dir", out_dir, "--quiet"], capture_output=True, text=True, cwd=tmp)
+    with open(os.path.join(out_dir, "summary.json")) as f:
+        s = json.load(f)
+    phase = {p["name"]: p for p in s["phases"]}["run"]
+    worker = s["self_check"]["phases"]["run"]["workers"]["0"]
+    ops_s = phase["all"]["throughput"]
+    # the worker's own CPU fraction (process_time over the measured intervals) per op
+    return {"ops_s": ops_s, "cpu_us_op": worker["cpu_mean"] / ops_s * 1e6, "cpu": worker["cpu_mean"],
+            "errors": phase["all"]["error_count"]}
+
+
+def worker_part(seconds: float, rounds: int) -> dict:
+    proc, meta = start_canned()
+    results: dict[str, list[dict]] = {"harness": [], "bare facade": [], "bare random": [], "bare core": [],
+                                      "bare generator": []}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for _ in range(rounds):
+                results["bare facade"].append(bare(meta, seconds, "facade"))
+                results["harness"].append(harness(meta, seconds, tmp))
+                results["bare random"].append(bare(meta, seconds, "facade-random"))
+                results["bare core"].append(bare(meta, seconds, "core"))
+                results["bare generator"].append(bare(meta, seconds, "core-generator"))
+    finally:
+        proc.kill()
+        proc.wait()
+    med = {k: {m: statistics.median(r[m] for r in v) for m in ("ops_s", "cpu_us_op", "cpu")}
+           for k, v in results.items()}
+    print(f"\none worker, closed loop get, {GREENLETS} greenlets, canned server, median of {rounds} x {seconds:g} s")
+    print(f"{'':14} {'ops/s':>9} {'CPU':>6} {'CPU us/op':>10} {'harness overhead (CPU/op)':>26}")
+    for name, m in med.items():
+        over = med["harness"]["cpu_us_op"] / m["cpu_us_op"] - 1
+        print(f"{name:14} {m['ops_s']:9,.0f} {m['cpu']:6.0%} {m['cpu_us_op']:10.1f} "
+              f"{'' if name == 'harness' else f'{over:+.1%}':>26}")
+    return {"rounds": results, "median": med,
+            "overhead_vs_facade": med["harness"]["cpu_us_op"] / med["bare facade"]["cpu_us_op"] - 1,
+            "overhead_vs_core": med["harness"]["cpu_us_op"] / med["bare core"]["cpu_us_op"] - 1,
+            "overhead_vs_random_keys": med["harness"]["cpu_us_op"] / med["bare random"]["cpu_us_op"] - 1,
+            "overhead_vs_generator": med["harness"]["cpu_us_op"] / med["bare generator"]["cpu_us_op"] - 1,
+            "throughput_ratio_vs_facade": med["harness"]["ops_s"] / med["bare facade"]["ops_s"]}
+
+
+def synthetic_blobs(workers: int, ops: int, samples: int, intervals: int) -> list[list[bytes]]:
+    """Per interval, one encoded Interval frame per worker, as workers send them."""
+    from pegload.metrics import IntervalRecorder
+    from pegload.runner.protocol import Interval, encode
+
+    rng = random.Random(7)
+    names = ["get", "set", "multi_get", "multi_set", "scan", "remove"][:ops]
+    out = []
+    t0 = 1_700_000_000.0
+    for i in range(intervals):
+        frames = []
+        for w in range(workers):
+            rec = IntervalRecorder(w)
+            for op in names:
+                r = rec.op("run", op)
+                for _ in range(samples):
+                    s = int(rng.lognormvariate(6.5, 0.6))  # ~700 us median, long tail
+                    r.record(s + int(rng.expovariate(1 / 200)), s, int(rng.expovariate(1 / 300)))
+            snap = rec.snapshot_and_reset(t0 + i, t0 + i + 1)
+            frames.append(encode(Interval(w, 0, {"cpu": 0.5, "wall_s": 1.0}, snap.to_bytes())))
+        out.append(frames)
+    return out
+
+
+def coordinator_part(intervals: int, workers: int = 8, ops: int = 6, samples: int = 2000) -> dict:
+    from pegload.metrics import IntervalSnapshot, RunAccumulator
+    from pegload.report import progress_line
+    from pegload.runner.protocol import FrameReader
+
+    frames = synthetic_blobs(workers, ops, samples, intervals)
+    size = sum(len(f) for f in frames[0]) / workers
+    acc = RunAccumulator(interval_s=1.0, workers=range(workers))
+    acc.begin_phase("run", 1_700_000_000.0)
+    readers = [FrameReader() for _ in range(workers)]
+    per_interval = []
+    for i in range(intervals):
+        r0 = resource.getrusage(resource.RUSAGE_SELF)
+        for w, frame in enumerate(frames[i]):
+            for msg in readers[w].feed(frame):  # what WorkerPool.poll + RunSession._handle do
+                acc.add(IntervalSnapshot.from_bytes(msg.blob))
+        progress_line(acc, i + 1.0, float(intervals), "run")
+        r1 = resource.getrusage(resource.RUSAGE_SELF)
+        per_interval.append((r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime))
+    acc.finish()
+    assert acc.totals("run", "get").count == intervals * workers * samples  # nothing lost in the merge
+    cpu = statistics.median(per_interval)
+    print(f"\ncoordinator: {workers} workers x {ops} ops per 1 s interval, {samples:,} samples per op and "
+          f"kind, {size / 1024:.1f} KiB per worker interval")
+    print(f"  CPU per interval: median {cpu * 1000:.1f} ms, max {max(per_interval) * 1000:.1f} ms "
+          f"= {cpu:.1%} of a core (goal < 5%)")
+    return {"workers": workers, "ops": ops, "samples": samples, "bytes_per_worker_interval": size,
+            "cpu_s_per_interval_median": cpu, "cpu_s_per_interval_max": max(per_interval)}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--part", choices=("worker", "coordinator", "both"), default="both")
+    p.add_argument("--seconds", type=float, default=5.0, help="measured seconds per worker run")
+    p.add_argument("--rounds", type=int, default=3, help="alternating rounds of the worker comparison")
+    p.add_argument("--intervals", type=int, default=30, help="intervals merged in the coordinator part")
+    p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    args = p.parse_args()
+    out = {"machine": {"cores": os.cpu_count(), "python": sys.version.split()[0]}}
+    if args.part in ("worker", "both"):
+        out["worker"] = worker_part(args.seconds, args.rounds)
+    if args.part in ("coordinator", "both"):
+        out["coordinator"] = coordinator_part(args.intervals)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""``pegload run SCENARIO`` (also plain ``pegload SCENARIO``): parse, validate, run.
+
+The whole scenario (with the command-line overrides applied) is validated before any process
+starts; a problem prints ``file:line path: message`` lines and exits 2.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pegload.scenario import ScenarioError, load_scenario
+from pegload.scenario.cli import add_override_arguments, overrides_from_args
+
+DESCRIPTION = """\
+Run a scenario: start an embedded onebox unless the scenario or --meta/--table name a cluster,
+write the data set (load phase), run the phases from several worker processes with live
+progress, and write a report folder (summary.json, report.html, latency.hlog, hgrm/).
+
+exit status: 0 ok, 1 an SLO threshold was breached, 2 bad scenario or unusable target (nothing
+ran), 3 a worker crashed (the report holds what was measured), 130 interrupted (same)."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "run", help="run a scenario (same as `pegload SCENARIO`)", description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("scenario", metavar="SCENARIO", help="scenario YAML file (see docs/scenarios.md)")
+    add_override_arguments(parser)
+    group = parser.add_argument_group("run options")
+    group.add_argument("--report-dir", metavar="DIR",
+                       help="write the report here (default: reports/<scenario>-<timestamp>/)")
+    group.add_argument("--repeat", metavar="N", type=_positive_int, default=1,
+                       help="run against each target N times (a comparison report merges the repeats)")
+    group.add_argument("-q", "--quiet", action="store_true",
+                       help="no live progress; only problems, the summary table and the report path")
+    parser.set_defaults(func=run_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    try:
+        scenario = load_scenario(args.scenario, overrides_from_args(args))
+    except ScenarioError as exc:
+        for line in exc.errors:
+            print(line, file=sys.stderr)
+        return 2
+    # imported here: `pegload --help` and `pegload validate` need none of the run machinery
+    from pegload.coordinator.run import ScenarioRun
+
+    return ScenarioRun(scenario, report_dir=args.report_dir, repeat=args.repeat, quiet=args.quiet).execute()

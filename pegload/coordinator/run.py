@@ -1,0 +1,143 @@
+"""``pegload run``: one scenario against each of its targets, ``repeat`` times, with reports.
+
+Layout of what a run leaves behind (``base`` is ``--report-dir`` or
+``reports/<scenario>-<UTC timestamp>/``)::
+
+    one target, one repetition:   base/summary.json, report.html, latency.hlog, hgrm/...
+    several targets or repeats:   base/<target>[-<k>]/...  (one report per run)
+                                  base/comparison.{json,html,txt}
+
+Every target gets the same scenario, hence the same seed and key sequence. SLO thresholds are
+evaluated on each run; the exit code is the worst outcome: 3 (a worker crashed) > 130
+(interrupted) > 2 (a target could not be used) > 1 (SLO breach) > 0.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Sequence, TextIO
+
+from pegload.coordinator.interrupts import Interrupts
+from pegload.coordinator.progress import Progress
+from pegload.coordinator.session import (EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED,
+                                         EXIT_SLO_BREACH, RunFailed, RunSession)
+from pegload.report import ReportPaths, RunResult, write_report
+from pegload.scenario import Scenario, Target
+
+_SEVERITY = {EXIT_OK: 0, EXIT_SLO_BREACH: 1, EXIT_BAD_INPUT: 2, EXIT_INTERRUPTED: 3, EXIT_RUN_FAILED: 4}
+
+
+def default_report_dir(scenario: Scenario, root: Path = Path("reports")) -> Path:
+    """``reports/<scenario>-<UTC timestamp>``, with a suffix if that folder exists already."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    base = root / f"{scenario.name}-{stamp}"
+    out, n = base, 2
+    while out.exists():
+        out, n = Path(f"{base}-{n}"), n + 1
+    return out
+
+
+def worst(codes: Sequence[int]) -> int:
+    return max(codes, key=lambda c: _SEVERITY.get(c, 5), default=EXIT_OK)
+
+
+def slo_thresholds(scenario: Scenario) -> list:
+    """The scenario's thresholds as the report judges them: top-level ones over the measured
+    phases together, a phase's own as ``(phase name, threshold)``."""
+    return list(scenario.thresholds) + [(p.name, t) for p in scenario.phases for t in p.thresholds]
+
+
+class ScenarioRun:
+    """Runs a scenario's targets x repeats; see the module docstring."""
+
+    def __init__(self, scenario: Scenario, *, report_dir: Path | None = None, repeat: int = 1,
+                 quiet: bool = False, out: TextIO | None = None, err: TextIO | None = None,
+                 worker_env: dict[str, str] | None = None) -> None:
+        self.scenario = scenario
+        self.base = Path(report_dir) if report_dir else default_report_dir(scenario)
+        self.repeat = max(1, repeat)
+        self.out = out if out is not None else sys.stdout
+        self.progress = Progress(err if err is not None else sys.stderr, quiet=quiet)
+        self.worker_env = worker_env
+        self.reports: list[ReportPaths] = []
+
+    @property
+    def several(self) -> bool:
+        return len(self.scenario.targets) > 1 or self.repeat > 1
+
+    def _run_dir(self, target: Target, k: int) -> Path:
+        if not self.several:
+            return self.base
+        return self.base / (f"{target.name}-{k + 1}" if self.repeat > 1 else target.name)
+
+    def execute(self) -> int:
+        codes: list[int] = []
+        with Interrupts() as interrupts:
+            for target in self.scenario.targets:
+                for k in range(self.repeat):
+                    if interrupts.requested:
+                        break
+                    if self.several:
+                        self.progress.say(f"== target {target.name}"
+                                          + (f", run {k + 1} of {self.repeat}" if self.repeat > 1 else ""))
+                    code = self._one(target, self._run_dir(target, k), interrupts)
+                    codes.append(code)
+                    if code == EXIT_BAD_INPUT:  # fix the target first; later ones would not help
+                        break
+                if interrupts.requested or (codes and codes[-1] == EXIT_BAD_INPUT):
+                    break
+        if self.several and len(self.reports) > 1:
+            from pegload.report import write_comparison
+
+            paths = write_comparison(self.reports, self.base)
+            self.out.write("\n" + paths.text.read_text(encoding="utf-8"))
+            self.out.write(f"comparison: {paths.html}\n")
+        return worst(codes)
+
+    def _one(self, target: Target, out_dir: Path, interrupts: Interrupts) -> int:
+        log_dir = Path(tempfile.mkdtemp(prefix="pegload-logs-"))
+        session = RunSession(self.scenario, target, progress=self.progress, interrupts=interrupts,
+                             log_dir=log_dir, worker_env=self.worker_env)
+        try:
+            result = session.execute()
+        except RunFailed as exc:
+            self.progress.warn(f"pegload: {exc}")
+            _keep_logs(log_dir, out_dir if exc.exit_code != EXIT_BAD_INPUT else None)
+            return exc.exit_code
+        paths = write_report(result, out_dir, thresholds=slo_thresholds(self.scenario))
+        self.reports.append(paths)
+        code = result.status.exit_code
+        _keep_logs(log_dir, out_dir if code != EXIT_OK else None)
+        self.out.write(paths.text.read_text(encoding="utf-8"))
+        self._show_verification(result)
+        if code == EXIT_OK and not paths.slo_passed:  # an SLO judged on a cut-short run says little
+            code = EXIT_SLO_BREACH
+        self.out.write(f"report: {paths.dir / 'report.html'}\n")
+        self.out.flush()
+        return code
+
+    def _show_verification(self, result: RunResult) -> None:
+        if not self.scenario.verify:
+            return
+        for name, section in result.self_check.get("phases", {}).items():
+            examples = section.get("verification_examples", [])
+            total = sum(result.accumulator.totals(name, op).verify_errors for op in result.accumulator.ops(name))
+            self.out.write(f"verification, phase {name}: {total:,} failure(s)\n" if total
+                           else f"verification, phase {name}: every read checked out\n")
+            for e in examples:
+                self.out.write(f"  {e}\n")
+
+
+def _keep_logs(log_dir: Path, into: Path | None) -> None:
+    """Copy worker/onebox logs that say something next to the report; drop the temp dir."""
+    try:
+        if into is not None:
+            for f in sorted(log_dir.glob("*.log")):
+                if f.stat().st_size:
+                    (into / "logs").mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(f, into / "logs" / f.name)
+    finally:
+        shutil.rmtree(log_dir, ignore_errors=True)

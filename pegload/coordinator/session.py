@@ -1,0 +1,253 @@
+"""One run of a scenario against one target: spawn, barrier, phases, merge, judge.
+
+``RunSession(scenario, target, ...).execute()`` returns a finished :class:`RunResult` (also after
+Ctrl-C or a crashed worker: everything measured so far is in it), or raises :class:`RunFailed`
+when nothing could be measured (unreachable cluster, missing table, workers that never started).
+
+The coordinator runs in one thread without gevent: a ``selectors`` loop over the workers'
+sockets with short waits, during which it merges intervals, redraws the progress line and
+checks for Ctrl-C, dead workers and phases that overrun.
+"""
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pegload.coordinator.interrupts import Interrupts
+from pegload.coordinator.phases import PhasePlan, phase_plans
+from pegload.coordinator.progress import Progress
+from pegload.coordinator.target import OpenTarget, TargetError, fingerprint, open_target
+from pegload.coordinator.validity import PhaseCheck, judge_run
+from pegload.coordinator.workers import Event, WorkerPool, WorkerStartError
+from pegload.metrics import IntervalSnapshot, LatencyHistogram, RunAccumulator
+from pegload.report import PhaseInfo, RunResult, RunStatus
+from pegload.runner.protocol import (InitFailed, Interval, PhaseDone, Plan, Ready, Shutdown, StartPhase,
+                                     StopPhase, WorkerFailed)
+from pegload.scenario import Scenario, Target, scenario_hash
+
+EXIT_OK = 0
+EXIT_SLO_BREACH = 1
+EXIT_BAD_INPUT = 2  # bad scenario, unreachable cluster, missing table: nothing was measured
+EXIT_RUN_FAILED = 3  # a worker crashed (the report holds what was measured)
+EXIT_INTERRUPTED = 130  # Ctrl-C (the report holds what was measured)
+
+# StartPhase goes out this long before the common start instant, so that every worker has it
+# (and has built its generators) before the start.
+START_MARGIN_S = 0.3
+# After StopPhase (or a phase's planned end), how long workers get to finish ops in flight and
+# drain an open-loop backlog, beyond the client timeout, before they are killed.
+STOP_GRACE_S = 10.0
+
+
+class RunFailed(Exception):
+    """Nothing could be measured; ``exit_code`` says why (2: target/scenario, 3: workers)."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass
+class _PhaseState:
+    plan: PhasePlan
+    start_at: float
+    done: dict[int, PhaseDone] = field(default_factory=dict)
+    recorded: dict[int, int] = field(default_factory=dict)  # worker -> ops in its snapshots
+    samples: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    stop_sent_at: float | None = None
+    end: float | None = None
+
+
+class RunSession:
+    """Runs ``scenario`` against ``target``; see the module docstring."""
+
+    def __init__(self, scenario: Scenario, target: Target, *, progress: Progress | None = None,
+                 interrupts: Interrupts | None = None, log_dir: Path | None = None,
+                 worker_env: dict[str, str] | None = None) -> None:
+        self.scenario = scenario
+        self.target = target
+        self.progress = progress or Progress(quiet=True)
+        self.interrupts = interrupts or Interrupts()
+        # worker and onebox logs; the caller owns the folder (ScenarioRun keeps what matters)
+        self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="pegload-logs-"))
+        self.worker_env = worker_env
+        self.acc = RunAccumulator(interval_s=1.0, workers=range(scenario.workers))
+        self.crashed: dict[int, str] = {}
+        self.killed: dict[int, str | None] = {}  # workers the coordinator killed, and why (None: Ctrl-C twice)
+        self.phases: list[_PhaseState] = []
+        self.learned: dict[str, Any] = {}
+        self.started_at = 0.0
+
+    # -- the run ---------------------------------------------------------------------------
+    def execute(self) -> RunResult:
+        """Run every phase; see the module docstring. Raises :class:`RunFailed`."""
+        self.started_at = time.time()
+        try:
+            opened = open_target(self.target, self.log_dir)
+        except TargetError as exc:
+            raise RunFailed(str(exc), EXIT_BAD_INPUT) from None
+        try:
+            self.progress.say(f"pegload: {self.scenario.name} against {opened.describe()}, "
+                              f"{self.scenario.workers} worker(s) x {self.scenario.concurrency} greenlets")
+            pool = WorkerPool(self.scenario.workers, log_dir=self.log_dir, extra_env=self.worker_env)
+            try:
+                try:
+                    pool.start()
+                except WorkerStartError as exc:
+                    raise RunFailed(f"workers did not start: {exc}", EXIT_RUN_FAILED) from None
+                self._plan_and_wait_ready(pool, opened)
+                for plan in phase_plans(self.scenario):
+                    if self.crashed or self.interrupts.requested:
+                        break
+                    self._run_phase(pool, plan)
+                pool.broadcast(Shutdown())
+            finally:
+                self.progress.done()
+                pool.close()
+        finally:
+            opened.close()
+        return self._result(opened)
+
+    def _plan_and_wait_ready(self, pool: WorkerPool, opened: OpenTarget) -> None:
+        s = self.scenario
+        for wid in range(s.workers):
+            pool.send(wid, Plan(wid, s.workers, s.to_dict(), opened.meta_addrs, opened.table, s.timeout_ms))
+        ready: dict[int, Ready] = {}
+        # init() tries every meta server within the client timeout; workers also import gevent
+        deadline = time.monotonic() + 30.0 + 3 * s.timeout_ms / 1000.0
+        while len(ready) < s.workers:
+            if self.interrupts.requested:
+                raise RunFailed("interrupted before the load started; nothing to report", EXIT_INTERRUPTED)
+            if time.monotonic() > deadline:
+                late = sorted(set(range(s.workers)) - set(ready))
+                raise RunFailed(f"worker(s) {late} did not connect to {opened.describe()} in time",
+                                EXIT_RUN_FAILED)
+            for ev in pool.poll(0.1):
+                if ev.lost is not None:
+                    tail = pool.workers[ev.worker_id].log_tail()
+                    raise RunFailed(f"{ev.lost} before the load started" + (f":\n{tail}" if tail else ""),
+                                    EXIT_RUN_FAILED)
+                if isinstance(ev.message, InitFailed):
+                    raise RunFailed(f"cannot run against {opened.describe()}: {ev.message.reason}",
+                                    EXIT_BAD_INPUT)
+                if isinstance(ev.message, Ready):
+                    ready[ev.worker_id] = ev.message
+                elif isinstance(ev.message, WorkerFailed):
+                    raise RunFailed(f"worker {ev.worker_id} failed before the load started: "
+                                    f"{ev.message.reason}", EXIT_RUN_FAILED)
+        self.learned = dict(ready[0].fingerprint)
+
+    def _run_phase(self, pool: WorkerPool, plan: PhasePlan) -> None:
+        start_at = time.time() + START_MARGIN_S
+        state = _PhaseState(plan, start_at)
+        self.phases.append(state)
+        self.acc.begin_phase(plan.name, start_at + plan.warmup_s)
+        shape = (f"open loop at {plan.rate:,.0f} ops/s" if plan.open_loop and plan.rate else "closed loop")
+        length = (f"{plan.duration_s:g} s" if plan.duration_s is not None else f"{plan.ops:,} ops")
+        warm = f" after {plan.warmup_s:g} s warm-up" if plan.warmup_s else ""
+        self.progress.say(f"phase {plan.name}: {shape}, {length}{warm}")
+        pool.broadcast(StartPhase(plan.index, start_at))
+        planned = plan.planned_s
+        overrun_at = (start_at + plan.warmup_s + planned + STOP_GRACE_S + self.scenario.timeout_ms / 1000.0
+                      if planned is not None else None)
+        while set(pool.alive) - set(state.done):
+            for ev in pool.poll(0.1):
+                self._handle(pool, state, ev)
+            now = time.time()
+            if state.stop_sent_at is None:
+                reason = ("interrupted" if self.interrupts.requested else
+                          "a worker crashed" if self.crashed else
+                          "overran its schedule" if overrun_at is not None and now > overrun_at else "")
+                if reason:
+                    state.stop_sent_at = now
+                    pool.broadcast(StopPhase(reason))
+            elif self.interrupts.forced or now > state.stop_sent_at + STOP_GRACE_S:
+                for wid in set(pool.alive) - set(state.done) - set(self.killed):
+                    # a second Ctrl-C is the user's wish; a worker deaf to StopPhase is a fault
+                    self.killed[wid] = None if self.interrupts.forced else (
+                        f"{pool.workers[wid].name} did not stop within {STOP_GRACE_S:g} s of being asked; killed")
+                    pool.workers[wid].proc.kill()
+            elapsed = now - start_at
+            self.progress.tick(self.acc, plan.name, max(elapsed, 0.0),
+                               plan.warmup_s + planned if planned is not None else None,
+                               warming_up=0 <= elapsed < plan.warmup_s)
+        self.acc.end_phase(plan.name)
+        state.end = time.time()
+
+    def _handle(self, pool: WorkerPool, state: _PhaseState, ev: Event) -> None:
+        wid, msg = ev.worker_id, ev.message
+        if ev.lost is not None:
+            reason = self.killed.get(wid, ev.lost)
+            if reason is not None and wid not in self.crashed:
+                self.crashed[wid] = reason
+                self.progress.warn(f"pegload: {reason}")
+            self.acc.worker_gone(wid)
+            return
+        if isinstance(msg, Interval):
+            try:
+                snap = IntervalSnapshot.from_bytes(msg.blob)
+            except ValueError as exc:  # a pegload bug in that worker: treat it as a crash
+                self.crashed.setdefault(wid, f"{pool.workers[wid].name} sent a malformed interval: {exc}")
+                self.progress.warn(f"pegload: {self.crashed[wid]}")
+                return
+            state.recorded[wid] = state.recorded.get(wid, 0) + sum(e.count for e in snap.ops.values())
+            self.acc.add(snap)
+            state.samples.setdefault(wid, []).append(msg.selfcheck)
+        elif isinstance(msg, PhaseDone):
+            state.done[wid] = msg
+        elif isinstance(msg, WorkerFailed):
+            self.crashed[wid] = f"{pool.workers[wid].name} failed: {msg.reason}"
+            self.progress.warn(f"pegload: {self.crashed[wid]}")
+
+    # -- the result ------------------------------------------------------------------------
+    def _result(self, opened: OpenTarget) -> RunResult:
+        self.acc.finish()
+        infos, checks = [], []
+        for st in self.phases:
+            p = st.plan
+            span = self.acc.phase_spans.get(p.name)
+            start = st.start_at + p.warmup_s
+            end = span[1] if span else st.end
+            dropped = sum(d.dropped for d in st.done.values())
+            stopped = st.stop_sent_at is not None or any(d.stopped_early for d in st.done.values())
+            infos.append(PhaseInfo(p.name, p.kind, start, end, p.mode, p.rate, p.duration_s, p.ops,
+                                   p.warmup_s, p.ramp, dropped, stopped))
+            checks.append(self._check(st, start, end, dropped, stopped))
+        validity, self_check = judge_run(checks)
+        crashed = tuple({"worker_id": w, "reason": r} for w, r in sorted(self.crashed.items()))
+        if crashed:
+            status = RunStatus(EXIT_RUN_FAILED, self.interrupts.requested, crashed,
+                               f"{len(crashed)} worker(s) crashed")
+        elif self.interrupts.requested:
+            status = RunStatus(EXIT_INTERRUPTED, True, (), f"interrupted by {self.interrupts.signal_name}")
+        else:
+            status = RunStatus(EXIT_OK)
+        s = self.scenario
+        started = self.phases[0].start_at if self.phases else self.started_at
+        return RunResult(self.acc, scenario=s.to_dict(), scenario_name=s.name, scenario_hash=scenario_hash(s),
+                         target=fingerprint(opened, self.learned), phases=infos, started_at=started,
+                         ended_at=time.time(), workers=s.workers, concurrency=s.concurrency, seed=s.seed,
+                         validity=validity, status=status, self_check=self_check)
+
+    def _check(self, st: _PhaseState, start: float, end: float | None, dropped: int, stopped: bool) -> PhaseCheck:
+        p = st.plan
+        # exactness is checked for workers that finished the phase; a crashed worker's last
+        # interval may be lost with it
+        finished = [w for w in st.done if w not in self.crashed]
+        lateness = None
+        if p.open_loop:
+            merged = LatencyHistogram()
+            for op in self.acc.ops(p.name):
+                merged.add(self.acc.totals(p.name, op).hist("lateness"))
+            lateness = merged.percentiles([99.0])[99.0] if merged.total else None
+        return PhaseCheck(
+            name=p.name, open_loop=p.open_loop, target_rate=p.rate, planned_ops=p.ops,
+            measured_s=(end - start) if end is not None else None, stopped_early=stopped,
+            sent=sum(sum(st.done[w].sent.values()) for w in finished),
+            recorded=sum(st.recorded.get(w, 0) for w in finished),
+            dropped=dropped, lateness_p99_us=lateness, samples=st.samples,
+            verify_examples=[e for w in sorted(st.done) for e in st.done[w].verify_examples],
+        )

@@ -1,0 +1,87 @@
+"""Where a run sends its load: an embedded onebox started for the run, or a cluster's metas.
+
+The coordinator starts the onebox itself (a child process, ``pegload.onebox.Onebox``) with the
+scenario's partition count and fault settings, and stops it when the run ends, whatever happened.
+The fingerprint recorded in the report combines what the scenario says with what the workers
+learned from the meta servers (app_id, partition count, replica servers).
+"""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pegload.onebox import Onebox, OneboxError
+from pegload.report.model import TargetFingerprint
+from pegload.scenario import Target
+
+
+class TargetError(RuntimeError):
+    """The target cannot be used (onebox failed to start, cluster unreachable, no such table)."""
+
+
+@dataclass
+class OpenTarget:
+    """A target ready for workers: where to connect, and the onebox to stop afterwards."""
+
+    target: Target
+    meta_addrs: list[str]
+    table: str
+    onebox: Onebox | None = None
+    onebox_log: Path | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        where = "embedded onebox" if self.onebox is not None else "cluster"
+        return f"{where} {','.join(self.meta_addrs)} table {self.table!r}"
+
+    def close(self) -> None:
+        if self.onebox is not None:
+            self.onebox.stop()
+            self.onebox = None
+
+
+def open_target(target: Target, log_dir: Path | None = None) -> OpenTarget:
+    """Start the onebox a target asks for, or just resolve a cluster target's addresses.
+
+    Raises:
+        TargetError: the onebox could not start (the message includes the tail of its log).
+    """
+    if target.onebox is None:
+        return OpenTarget(target, list(target.meta), target.table)
+    settings = target.onebox
+    log_dir = log_dir or Path(tempfile.mkdtemp(prefix="pegload-onebox-"))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"onebox-{target.name}.log"
+    with open(log_path, "wb") as log:
+        onebox = Onebox(replica_ports=(0,) * settings.replicas, tables={settings.table: settings.partitions},
+                        delay_ms=settings.delay_ms, stderr=log)
+        try:
+            onebox.start()
+        except (OneboxError, OSError) as exc:
+            tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-10:])
+            raise TargetError(f"the embedded onebox for target {target.name!r} did not start: {exc}"
+                              + (f"\n{tail}" if tail else "")) from None
+    return OpenTarget(target, onebox.meta_addrs, settings.table, onebox, log_path,
+                      info={"tables": onebox.tables, "replicas": onebox.replica_addrs})
+
+
+def fingerprint(opened: OpenTarget, learned: dict[str, Any]) -> TargetFingerprint:
+    """The report's record of the target; ``learned`` is what worker 0 read from the metas
+    (``app_id``, ``partition_count``, ``replica_servers``)."""
+    target = opened.target
+    extra: dict[str, Any] = {}
+    if target.onebox is not None:
+        extra["onebox"] = target.onebox.to_dict()
+    return TargetFingerprint(
+        kind="onebox" if target.onebox is not None else "cluster",
+        meta=tuple(opened.meta_addrs),
+        table=opened.table,
+        app_id=learned.get("app_id"),
+        partition_count=learned.get("partition_count"),
+        replica_servers=tuple(learned.get("replica_servers", ())),
+        labels={str(k): str(v) for k, v in target.labels.items()},
+        name=target.name,
+        extra=extra,
+    )

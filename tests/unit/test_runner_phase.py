@@ -1,0 +1,167 @@
+"""PhaseRunner in-process (gevent, no sockets): exact op counts, warm-up exclusion, coordinated-
+omission-corrected response time vs service time vs lateness, errors counted, stop and crash."""
+import textwrap
+import time
+
+import gevent
+import pytest
+
+from pegload.client.errors import RequestTimeout
+from pegload.metrics import KINDS, IntervalRecorder, IntervalSnapshot, OpTotals
+from pegload.runner.ops import Failures
+from pegload.runner.phase import PhaseClock, PhaseRunner
+from pegload.runner.selfcheck import SelfCheck
+from pegload.scenario import load_scenario_text
+from pegload.workload import WorkerWorkload
+
+
+class SleepyTable:
+    """get/set that take ``delay`` seconds (a gevent sleep), longer while ``stalled_until``."""
+
+    def __init__(self, delay=0.0):
+        self.delay = delay
+        self.stall_from = self.stall_until = 0.0
+        self.fail = None
+
+    def _wait(self):
+        now = time.monotonic()
+        if self.stall_from <= now < self.stall_until:
+            gevent.sleep(self.stall_until - now)
+        elif self.delay:
+            gevent.sleep(self.delay)
+        if self.fail is not None:
+            raise self.fail
+
+    def get(self, hk, sk):
+        self._wait()
+        return b"v" * 10
+
+    def set(self, hk, sk, value, ttl=0):
+        self._wait()
+
+
+def make_scenario(phase: str, workers: int = 1, concurrency: int = 4):
+    return load_scenario_text(textwrap.dedent(f"""\
+        workers: {workers}
+        concurrency: {concurrency}
+        data: {{hash_keys: 100, sort_keys: 10}}
+        phases:
+          - {phase}
+        """), "unit.yaml")
+
+
+def run_phase(table, sc, worker=0, start_in=0.05, stop_after=None):
+    ww = WorkerWorkload(sc, worker)
+    pw = ww.phase(0)
+    p = pw.phase
+    intervals = []
+    recorder = IntervalRecorder(worker)
+    clock = PhaseClock(time.time() + start_in)
+    runner = PhaseRunner(
+        name=p.name, table=table, ww=ww, next_op_factory=lambda g: pw.generator(g).next_op,
+        schedule=pw.schedule, measured_ops=pw.measured_ops, concurrency=sc.concurrency,
+        duration_s=p.duration_s, warmup_s=p.warmup_s, timeout_s=sc.timeout_ms / 1000,
+        clock=clock, recorder=recorder, selfcheck=SelfCheck(),
+        interval_s=0.25, send_interval=lambda blob, check: intervals.append((IntervalSnapshot.from_bytes(blob), check)),
+        failures=Failures())
+    if stop_after is not None:
+        gevent.spawn_later(stop_after, runner.request_stop)
+    sent, dropped, stopped = runner.run()
+    totals = {}
+    for snap, _ in intervals:
+        for (_, op), e in snap.ops.items():
+            t = totals.setdefault(op, OpTotals())
+            t.add_counters(e.count, e.outcomes, e.nbytes, e.verify_errors, e.below, e.above)
+            for h, blob in zip(t.hists, e.hists):
+                if blob:
+                    h.add_encoded(blob)
+    run_phase.start_at = clock.start_at
+    return sent, dropped, stopped, totals, intervals
+
+
+def test_closed_loop_op_count_is_exact_and_split_among_workers():
+    sc = make_scenario("{ops: 301, mix: {get: 3, set: 1}}", workers=2)
+    counts = []
+    for worker in (0, 1):
+        sent, dropped, stopped, totals, _ = run_phase(SleepyTable(0.001), sc, worker)
+        assert sum(sent.values()) == sum(t.count for t in totals.values())
+        assert {op: t.count for op, t in totals.items()} == sent
+        assert dropped == 0 and not stopped
+        counts.append(sum(sent.values()))
+    assert counts == [151, 150]
+
+
+def test_warm_up_ops_run_but_are_not_recorded():
+    sc = make_scenario("{duration: 0.3s, warmup: 0.3s, mix: {get: 1}}", concurrency=1)
+    table = SleepyTable(0.01)
+    sent, _, _, totals, intervals = run_phase(table, sc)
+    # ~30 ops in the measured 0.3 s at 10 ms each (1 greenlet), none of the warm-up's
+    assert 15 <= totals["get"].count <= 35 and sent["get"] == totals["get"].count
+    # the interval grid starts at the measured start, after the warm-up
+    assert intervals[0][0].t_start == pytest.approx(run_phase.start_at + 0.3, abs=0.002)
+    assert all(check["wall_s"] > 0 for _, check in intervals)
+
+
+def test_open_loop_response_time_carries_a_stall_that_service_time_does_not():
+    # 1 greenlet, 200 ops/s for 1.5 s; the "server" stalls 0.5 s, 0.3 s into the phase: one op
+    # waits 0.5 s (service), and ~100 scheduled ops queue behind it (response from intended start)
+    sc = make_scenario("{duration: 1.5s, rate: 200, mix: {get: 1}}", concurrency=1)
+    table = SleepyTable(0.0005)
+    start = time.monotonic() + 0.05
+    table.stall_from, table.stall_until = start + 0.3, start + 0.8
+    sent, dropped, _, totals, _ = run_phase(table, sc)
+    t = totals["get"]
+    assert t.count == sent["get"] == 300 and dropped == 0
+    response, service, lateness = (t.hist(k) for k in KINDS)
+    assert response.percentiles([99.0])[99.0] >= 400_000  # corrected: ~1/3 of the ops waited
+    assert service.percentiles([99.0])[99.0] < 50_000  # only one op was in flight in the stall
+    assert service.max() >= 400_000
+    assert lateness.percentiles([99.0])[99.0] < 50_000  # the client was never late by itself
+    # response >= service for every op: compare the means
+    assert response.mean() > service.mean()
+
+
+def test_closed_loop_response_equals_service_and_no_lateness():
+    sc = make_scenario("{ops: 50, mix: {get: 1}}", concurrency=2)
+    _, _, _, totals, _ = run_phase(SleepyTable(0.002), sc)
+    t = totals["get"]
+    assert list(t.hist("response").counts) == list(t.hist("service").counts)
+    assert t.hist("lateness").max() == 0
+
+
+def test_pegasus_errors_are_counted_by_name_not_fatal():
+    sc = make_scenario("{ops: 20, mix: {get: 1}}", concurrency=2)
+    table = SleepyTable()
+    table.fail = RequestTimeout("no reply in time")
+    sent, _, _, totals, _ = run_phase(table, sc)
+    assert totals["get"].outcomes == {"ERR_TIMEOUT": 20} and sent == {"get": 20}
+
+
+def test_other_exceptions_end_the_phase_loudly():
+    sc = make_scenario("{ops: 20, mix: {get: 1}}", concurrency=2)
+    table = SleepyTable()
+    table.fail = ZeroDivisionError("a bug")
+    with pytest.raises(ZeroDivisionError):
+        run_phase(table, sc)
+
+
+def test_stop_request_ends_the_phase_early_without_counting_drops():
+    sc = make_scenario("{duration: 30s, rate: 100, mix: {get: 1}}", concurrency=2)
+    t0 = time.monotonic()
+    sent, dropped, stopped, totals, _ = run_phase(SleepyTable(0.001), sc, stop_after=0.4)
+    assert stopped and dropped == 0 and time.monotonic() - t0 < 3
+    assert 20 <= sent["get"] == totals["get"].count <= 50
+
+
+def test_open_loop_backlog_beyond_the_drain_limit_is_counted_as_dropped():
+    # 1 greenlet, 50 ms per op, 200 ops/s for 0.5 s: 100 slots, ~20 ops/s possible; the backlog
+    # is drained for 2 x timeout + 1 s (timeout 100 ms) and the rest is dropped
+    sc = load_scenario_text(textwrap.dedent("""\
+        workers: 1
+        concurrency: 1
+        timeout_ms: 100
+        phases:
+          - {duration: 0.5s, rate: 200, mix: {get: 1}}
+        """), "unit.yaml")
+    sent, dropped, _, _, _ = run_phase(SleepyTable(0.05), sc)
+    assert dropped > 0 and sent["get"] + dropped == 100
