@@ -56,8 +56,9 @@ class RawConnection:
     whole response frames (by the length prefix). For wire-level tests of the onebox."""
 
     def __init__(self, addr: str, timeout: float = 10.0) -> None:
-        host, _, port = addr.rpartition(":")
-        self.sock = socket.create_connection((host, int(port)), timeout=timeout)
+        from pegload.client.wire import parse_address
+
+        self.sock = socket.create_connection(parse_address(addr), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._buf = b""
 

@@ -31,6 +31,7 @@ from gevent.hub import Waiter
 
 from .errors import ClientClosed, ConnectionLost, PegasusError, ProtocolError, RequestTimeout
 from .wire.frames import MAX_FRAME
+from .wire.messages import parse_address
 
 log = logging.getLogger("pgclient.connection")
 
@@ -44,14 +45,6 @@ _batching = False
 
 # connection states
 _IDLE, _CONNECTING, _OPEN, _CLOSED = "idle", "connecting", "open", "closed"
-
-
-def parse_address(address: str) -> tuple[str, int]:
-    """``"host:port"`` -> ``(host, port)``; raises ValueError naming the bad address."""
-    host, sep, port = address.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"server address {address!r} is not 'host:port'")
-    return host, int(port)
 
 
 class Connection:

@@ -53,13 +53,12 @@ error_types = enum.IntEnum("error_types", [(n, i) for i, n in enumerate(_NAMES)]
 error_types.__doc__ = "Facade result codes by error name (pypegasus3 0.0.1.1 numbering, extended)."
 
 ERRNO: dict[str, int] = {n: i for i, n in enumerate(_NAMES)}
-ERR_OK = 0
-ERR_UNKNOWN = ERRNO["ERR_UNKNOWN"]
+_UNKNOWN_ERRNO = ERRNO["ERR_UNKNOWN"]
 
 
 def errno_of(name: str) -> int:
     """Facade code of an error name; names we do not know map to ERR_UNKNOWN, never raise."""
-    return ERRNO.get(name, ERR_UNKNOWN)
+    return ERRNO.get(name, _UNKNOWN_ERRNO)
 
 
 class PegasusError(Exception):

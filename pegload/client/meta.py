@@ -15,12 +15,14 @@ from collections.abc import Callable
 import gevent
 from gevent.event import AsyncResult
 
-from .connection import parse_address
 from .errors import ClientClosed, MetaError, PegasusError, server_error
 from .pool import ConnectionPool
 from .routing import TableConfig
 from .wire.fastpath import RequestEncoder, reply_error, reply_result
-from .wire.messages import QueryCfgRequest, QueryCfgResponse, rpc_address_parts
+from .wire.errors import (
+    ERR_BUSY_CREATING, ERR_FORWARD_TO_OTHERS, ERR_SERVICE_NOT_ACTIVE, ERR_UNDER_RECOVERY,
+)
+from .wire.messages import QueryCfgRequest, QueryCfgResponse, parse_address, rpc_address_parts
 from .wire.rpc import RPC_QUERY_CFG
 
 log = logging.getLogger("pgclient.meta")
@@ -31,8 +33,7 @@ _ACK = RPC_QUERY_CFG + "_ACK"
 # primary move costs one query, not one per call.
 MIN_REFRESH_INTERVAL_S = 0.05
 # Meta replies that mean "ask another meta server".
-_TRY_NEXT = frozenset(("ERR_SERVICE_NOT_ACTIVE", "ERR_UNDER_RECOVERY", "ERR_BUSY_CREATING",
-                       "ERR_FORWARD_TO_OTHERS"))
+_TRY_NEXT = frozenset((ERR_SERVICE_NOT_ACTIVE, ERR_UNDER_RECOVERY, ERR_BUSY_CREATING, ERR_FORWARD_TO_OTHERS))
 
 
 class MetaResolver:
@@ -129,7 +130,7 @@ class MetaResolver:
                 problems.append(f"{addr}: {e}")
                 continue
             if resp.err in _TRY_NEXT:
-                leader = self._forward_target(resp) if resp.err == "ERR_FORWARD_TO_OTHERS" else None
+                leader = self._forward_target(resp) if resp.err == ERR_FORWARD_TO_OTHERS else None
                 problems.append(f"{addr}: {resp.err}" + (f" (leader {leader})" if leader else ""))
                 if leader and leader not in tried:
                     if leader not in self.metas:

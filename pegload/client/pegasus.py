@@ -30,7 +30,17 @@ _NOT_FOUND = error_types.ERR_OBJECT_NOT_FOUND.value
 _INCOMPLETE = error_types.ERR_INCOMPLETE_DATA.value
 
 
-class MultiGetOptions:
+class _Options:
+    """A plain bag of options: shown and compared by its attributes."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in vars(self).items()) + ")"
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and vars(self) == vars(other)
+
+
+class MultiGetOptions(_Options):
     """Options of ``multi_get_opt`` (the official client's attributes and defaults)."""
 
     def __init__(self, start_inclusive: bool = True, stop_inclusive: bool = False,
@@ -43,14 +53,8 @@ class MultiGetOptions:
         self.no_value = no_value
         self.reverse = reverse
 
-    def __repr__(self) -> str:
-        return "MultiGetOptions(" + ", ".join(f"{k}={v!r}" for k, v in vars(self).items()) + ")"
 
-    def __eq__(self, other) -> bool:
-        return type(other) is type(self) and vars(self) == vars(other)
-
-
-class ScanOptions:
+class ScanOptions(_Options):
     """Options of scanners: the official client's attributes plus ``no_value`` and the hash-key /
     sort-key filters. Read when the scanner is created; later changes do not affect it."""
 
@@ -69,12 +73,6 @@ class ScanOptions:
         self.hash_key_filter_pattern = hash_key_filter_pattern
         self.sort_key_filter_type = sort_key_filter_type
         self.sort_key_filter_pattern = sort_key_filter_pattern
-
-    def __repr__(self) -> str:
-        return "ScanOptions(" + ", ".join(f"{k}={v!r}" for k, v in vars(self).items()) + ")"
-
-    def __eq__(self, other) -> bool:
-        return type(other) is type(self) and vars(self) == vars(other)
 
     def to_spec(self) -> ScanSpec:
         return ScanSpec(int(self.timeout_millis), int(self.batch_size), bool(self.start_inclusive),

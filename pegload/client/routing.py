@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import MetaError, TableNotFound
+from .wire.errors import ERR_OBJECT_NOT_FOUND, ERR_OK
 from .wire.messages import rpc_address_parts
 
 
@@ -26,10 +27,10 @@ class TableConfig:
     @classmethod
     def from_response(cls, table_name: str, resp, version: int, source: str = "meta") -> "TableConfig":
         """Validate a ``QueryCfgResponse`` whose ``err`` is ERR_OK; raise MetaError otherwise."""
-        if resp.err == "ERR_OBJECT_NOT_FOUND":
+        if resp.err == ERR_OBJECT_NOT_FOUND:
             raise TableNotFound(f"table {table_name!r} does not exist (answer of {source})",
                                 address=source)
-        if resp.err != "ERR_OK":
+        if resp.err != ERR_OK:
             raise MetaError(f"{source} answered {resp.err} for table {table_name!r}",
                             name=resp.err, address=source)
         count = resp.partition_count

@@ -13,6 +13,7 @@ from typing import TextIO
 
 from pegload.metrics import RunAccumulator
 from pegload.report import progress_line
+from pegload.report.terminal import format_clock
 
 
 class Progress:
@@ -25,8 +26,8 @@ class Progress:
         self._drawn = False
 
     def say(self, text: str) -> None:
-        """A message line (phase start, warnings); shown even when ``quiet`` for problems only
-        if the caller decides so. Ends any in-place progress line first."""
+        """An informational line (phase start, target header); hidden when ``quiet`` (use
+        :meth:`warn` for problems). Ends any in-place progress line first."""
         if self.quiet:
             return
         self._end_line()
@@ -47,7 +48,7 @@ class Progress:
         self._next = now + self.every_s
         latest = acc.latest()
         if warming_up or latest is None or latest.phase != phase:
-            clock = f"{elapsed_s:.0f}s" + (f"/{total_s:.0f}s" if total_s else "")
+            clock = format_clock(elapsed_s) + (f"/{format_clock(total_s)}" if total_s else "")
             line = f"{phase} {clock} " + ("warming up (not measured)" if warming_up else "starting")
         else:
             line = progress_line(acc, elapsed_s, total_s, phase)

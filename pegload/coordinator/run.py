@@ -115,7 +115,7 @@ class ScenarioRun:
         self._show_verification(result)
         if code == EXIT_OK and not paths.slo_passed:  # an SLO judged on a cut-short run says little
             code = EXIT_SLO_BREACH
-        self.out.write(f"report: {paths.dir / 'report.html'}\n")
+        self.out.write(f"report: {paths.html}\n")
         self.out.flush()
         return code
 

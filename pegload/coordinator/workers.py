@@ -148,32 +148,21 @@ class WorkerPool:
             msgs = pending[conn].feed(data) if data else None
         except (OSError, ProtocolError):
             msgs = None
-        if not msgs:
-            if msgs is None:  # closed or garbage: not one of ours
-                self._sel.unregister(conn)
-                del pending[conn]
-                conn.close()
-            return
-        hello = msgs[0]
-        w = self.workers.get(getattr(hello, "worker_id", -1))
-        if not isinstance(hello, Hello) or hello.token != self._token or w is None or w.sock is not None:
-            self._sel.unregister(conn)
-            del pending[conn]
-            conn.close()
+        if msgs == []:  # no whole frame yet
             return
         self._sel.unregister(conn)
-        w.sock, w.reader = conn, pending.pop(conn)
+        reader = pending.pop(conn)
+        hello = msgs[0] if msgs else None
+        w = self.workers.get(getattr(hello, "worker_id", -1))
+        if not isinstance(hello, Hello) or hello.token != self._token or w is None or w.sock is not None:
+            conn.close()  # closed, garbage or a stranger: not one of ours
+            return
+        w.sock, w.reader = conn, reader
 
     def close(self, grace_s: float = 5.0) -> None:
         """Close connections; give workers ``grace_s`` to exit, then kill what is left."""
         for w in self.workers.values():
-            if w.sock is not None:
-                try:
-                    self._sel.unregister(w.sock)
-                except (KeyError, ValueError):
-                    pass
-                w.sock.close()
-                w.sock = None
+            self._drop_socket(w)
         deadline = time.monotonic() + grace_s
         for w in self.workers.values():
             try:
@@ -254,10 +243,14 @@ class WorkerPool:
             pass
         how = w.exit_description()
         w.lost = f"{w.name} {how}" + (f": {detail}" if detail and w.proc.poll() is None else "")
-        if w.sock is not None:
-            try:
-                self._sel.unregister(w.sock)
-            except (KeyError, ValueError):
-                pass
-            w.sock.close()
-            w.sock = None
+        self._drop_socket(w)
+
+    def _drop_socket(self, w: WorkerHandle) -> None:
+        if w.sock is None:
+            return
+        try:
+            self._sel.unregister(w.sock)
+        except (KeyError, ValueError):
+            pass
+        w.sock.close()
+        w.sock = None

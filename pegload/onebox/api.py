@@ -20,7 +20,9 @@ import subprocess
 import sys
 import time
 
-from .config import DEFAULT_HOST, OneboxConfig
+from pegload.client.wire import parse_address
+
+from .config import DEFAULT_HOST, DEFAULT_TABLES, OneboxConfig
 from .control_client import ControlClient, ControlError
 
 
@@ -37,7 +39,7 @@ class Onebox:
                  python: str = sys.executable) -> None:
         self.config = OneboxConfig(
             host=host, meta_ports=tuple(meta_ports), replica_ports=tuple(replica_ports),
-            tables=dict(tables) if tables else {"temp": 8}, data_dir=data_dir,
+            tables=dict(tables) if tables else dict(DEFAULT_TABLES), data_dir=data_dir,
             send_host_port=send_host_port, meta_leader=meta_leader, control_port=control_port,
             delay_ms=delay_ms, busy_fraction=busy_fraction, drop_fraction=drop_fraction,
             close_fraction=close_fraction, log_level=log_level,
@@ -101,10 +103,10 @@ class Onebox:
         guesses: the child only announces after listening, so this normally passes at once)."""
         deadline = time.monotonic() + self.start_timeout
         for addr in self.meta_addrs + self.replica_addrs:
-            host, _, port = addr.rpartition(":")
+            target = parse_address(addr)
             while True:
                 try:
-                    socket.create_connection((host, int(port)), timeout=2).close()
+                    socket.create_connection(target, timeout=2).close()
                     break
                 except OSError as e:
                     if time.monotonic() > deadline:

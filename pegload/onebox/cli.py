@@ -36,16 +36,21 @@ def _table(text):
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _listed(ports) -> str:
+    return ",".join(map(str, ports))
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    default_tables = " ".join(f"{name}:{count}" for name, count in DEFAULT_TABLES.items())
     p.add_argument("--host", default=DEFAULT_HOST,
                    help="address to listen on and advertise (default %(default)s; loopback unless told)")
-    p.add_argument("--meta-ports", type=_ports("--meta-ports"), default=DEFAULT_META_PORTS,
-                   metavar="P,P,..", help="meta server ports, 0 = any free port (default 34601,34602,34603)")
+    p.add_argument("--meta-ports", type=_ports("--meta-ports"), default=DEFAULT_META_PORTS, metavar="P,P,..",
+                   help=f"meta server ports, 0 = any free port (default {_listed(DEFAULT_META_PORTS)})")
     p.add_argument("--replica-ports", type=_ports("--replica-ports"), default=DEFAULT_REPLICA_PORTS,
-                   metavar="P,P,..", help="replica server ports (default 34801,34802,34803)")
+                   metavar="P,P,..", help=f"replica server ports (default {_listed(DEFAULT_REPLICA_PORTS)})")
     p.add_argument("--table", type=_table, action="append", metavar="NAME:PARTITIONS",
-                   help="a table to serve (repeatable; replaces the default temp:8)")
-    p.add_argument("--data-dir", default=None,
+                   help=f"a table to serve (repeatable; replaces the default {default_tables})")
+    p.add_argument("--data-dir", default=None, metavar="DIR",
                    help="keep data here across restarts (default: a temporary dir removed on exit)")
     p.add_argument("--send-host-port", action="store_true",
                    help="send partition_configuration host_port fields 9-11 (newer servers do; "
@@ -54,12 +59,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="index of the leader meta; the others answer ERR_FORWARD_TO_OTHERS (default 0)")
     p.add_argument("--control-port", type=int, default=0, metavar="P",
                    help="loopback port of the control channel (default: any free port)")
-    p.add_argument("--delay-ms", type=float, default=0.0, help="added latency of every replica reply")
-    p.add_argument("--busy-fraction", type=float, default=0.0, help="fraction of data requests answered ERR_BUSY")
-    p.add_argument("--drop-fraction", type=float, default=0.0, help="fraction of data requests never answered")
-    p.add_argument("--close-fraction", type=float, default=0.0,
-                   help="fraction of data requests that make the server close the connection")
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument("--delay-ms", type=float, default=0.0, metavar="MS",
+                   help="added latency of every replica reply (default 0)")
+    p.add_argument("--busy-fraction", type=float, default=0.0, metavar="F",
+                   help="fraction 0..1 of data requests answered ERR_BUSY (default 0)")
+    p.add_argument("--drop-fraction", type=float, default=0.0, metavar="F",
+                   help="fraction 0..1 of data requests never answered (default 0)")
+    p.add_argument("--close-fraction", type=float, default=0.0, metavar="F",
+                   help="fraction 0..1 of data requests that make the server close the connection (default 0)")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                   help="server log on stderr (default %(default)s)")
     # for the Python API (pegload.onebox.Onebox): machine-readable "ready" line, die with parent
     p.add_argument("--ready-json", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--exit-on-stdin-eof", action="store_true", help=argparse.SUPPRESS)

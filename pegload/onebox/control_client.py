@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import socket
 
+from pegload.client.wire import parse_address
+
 
 class ControlError(RuntimeError):
     """The onebox refused a control request or could not be reached (message says which)."""
@@ -13,9 +15,8 @@ class ControlError(RuntimeError):
 
 class ControlClient:
     def __init__(self, addr: str, timeout: float = 30.0) -> None:
-        host, _, port = addr.rpartition(":")
         self.addr = addr
-        self._target = (host, int(port))
+        self._target = parse_address(addr)
         self._timeout = timeout
         self._sock: socket.socket | None = None
         self._file = None

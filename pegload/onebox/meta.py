@@ -5,12 +5,9 @@ The error travels in the body (``err``); the frame error stays ERR_OK.
 from __future__ import annotations
 
 from pegload.client.wire import Gpid, HostPort, PartitionConfiguration, QueryCfgResponse
+from pegload.client.wire.errors import ERR_FORWARD_TO_OTHERS, ERR_OBJECT_NOT_FOUND, ERR_OK
 
 from .limits import MAX_REPLICA_COUNT
-
-ERR_OK = "ERR_OK"
-ERR_FORWARD_TO_OTHERS = "ERR_FORWARD_TO_OTHERS"
-ERR_OBJECT_NOT_FOUND = "ERR_OBJECT_NOT_FOUND"
 
 
 def query_config(cluster, meta_index: int, req, send_host_port: bool = False) -> QueryCfgResponse:

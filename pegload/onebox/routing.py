@@ -5,16 +5,13 @@ from __future__ import annotations
 import struct
 
 from pegload.client.wire import RPC_PUT, RPC_REMOVE, RPCS, key_hash, thread_hash
+from pegload.client.wire.errors import (
+    ERR_HANDLER_NOT_FOUND, ERR_INVALID_DATA, ERR_INVALID_PARAMETERS, ERR_INVALID_STATE, ERR_OBJECT_NOT_FOUND,
+)
 
 from .cluster import PRIMARY
 from .limits import MAX_ALLOWED_WRITE_SIZE
 from .partition import HANDLERS
-
-ERR_HANDLER_NOT_FOUND = "ERR_HANDLER_NOT_FOUND"
-ERR_OBJECT_NOT_FOUND = "ERR_OBJECT_NOT_FOUND"
-ERR_INVALID_DATA = "ERR_INVALID_DATA"
-ERR_INVALID_STATE = "ERR_INVALID_STATE"
-ERR_INVALID_PARAMETERS = "ERR_INVALID_PARAMETERS"
 
 _U32 = struct.Struct(">I")
 

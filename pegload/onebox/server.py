@@ -19,11 +19,12 @@ from pegload.client.wire import (
     RPC_CLEAR_SCANNER, RPC_QUERY_CFG, FrameError, RequestFramer, WireError, decode_request,
     encode_response,
 )
+from pegload.client.wire.errors import ERR_BUSY, ERR_HANDLER_NOT_FOUND, ERR_OK, ERR_UNKNOWN
 from pegload.client.wire.frames import MSG_ONEWAY
 
 from . import faults as F
 from .meta import query_config
-from .routing import ERR_HANDLER_NOT_FOUND, admit
+from .routing import admit
 
 log = logging.getLogger("pegload.onebox")
 
@@ -31,9 +32,6 @@ READ_CHUNK = 256 * 1024
 # gevent's recv returns without yielding while data is waiting, so a connection that keeps its
 # socket full would starve the others (and the reply-delay timers): yield after big batches
 YIELD_AFTER_FRAMES = 32
-ERR_OK = "ERR_OK"
-ERR_BUSY = "ERR_BUSY"
-ERR_UNKNOWN = "ERR_UNKNOWN"
 CLOSE = object()  # handler outcome: cut the connection
 
 

@@ -66,10 +66,12 @@ def _fail(message: str) -> int:
 def run_check_command(args: argparse.Namespace) -> int:
     try:
         min_delta_us = parse_duration(args.min_delta) * 1e6
-        if min_delta_us < 0 or not 0 < args.alpha < 1:
-            raise ValueError("--min-delta must be >= 0 and --alpha between 0 and 1")
     except ValueError as exc:
-        return _fail(str(exc))
+        return _fail(f"--min-delta: {exc}")
+    if min_delta_us < 0:
+        return _fail(f"--min-delta must be >= 0, got {args.min_delta!r}")
+    if not 0 < args.alpha < 1:
+        return _fail(f"--alpha must be between 0 and 1 (exclusive), got {args.alpha:g}")
     try:
         current = load_runs(args.runs)
         baseline = load_runs(args.baseline)

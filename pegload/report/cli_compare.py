@@ -17,7 +17,7 @@ def register(subparsers) -> None:
         description="Compare runs side by side: per op and latency kind, throughput, error rate and "
         "p50/p99/p99.9/max, each run beside the first (A) with the ratio to it. Runs are checked for "
         "comparability (scenario hash, load shape); what differs is named in a warning. Exit 0, or 2 "
-        "when an input is missing or not a pegload report.",
+        "when an input is missing or not a pegload report, or an output file cannot be written.",
     )
     parser.add_argument("runs", nargs="+", metavar="RUN", help="report folder or its summary.json")
     parser.add_argument("--phase", metavar="NAME", help="compare this phase (default: the measured phases together)")
@@ -35,8 +35,12 @@ def run_compare(args: argparse.Namespace) -> int:
         print(f"pegload compare: {exc}", file=sys.stderr)
         return 2
     print(to_text(comp))
-    if args.json:
-        Path(args.json).write_text(to_json(comp), encoding="utf-8")
-    if args.html:
-        Path(args.html).write_text(render_compare_html(compare_view(comp)), encoding="utf-8")
+    try:
+        if args.json:
+            Path(args.json).write_text(to_json(comp), encoding="utf-8")
+        if args.html:
+            Path(args.html).write_text(render_compare_html(compare_view(comp)), encoding="utf-8")
+    except OSError as exc:
+        print(f"pegload compare: cannot write output: {exc}", file=sys.stderr)
+        return 2
     return 0

@@ -128,7 +128,7 @@ def differences(base: LoadedRun, other: LoadedRun) -> list[str]:
 def comparability(entries: Sequence[Entry]) -> dict[str, Any]:
     base = entries[0].first
     found = []
-    for i, entry in enumerate(entries):
+    for entry in entries:
         for run in entry.runs:
             if run is base:
                 continue

@@ -59,14 +59,23 @@ def figure(entry: dict[str, Any] | None, metric: str, kind: str = "response") ->
     return entry.get(metric)
 
 
-def format_us(us: float | None) -> str:
+def format_us(us: float | None, sep: str = " ") -> str:
+    """A latency in µs with a readable unit: ``412 µs``, ``1.9 ms``, ``2.3 s`` (``sep=""`` for
+    the compact form of the progress line)."""
     if us is None:
         return "-"
     if us < 1000:
-        return f"{us:.0f} µs"
+        return f"{us:.0f}{sep}µs"
     if us < 1_000_000:
-        return f"{us / 1000:.3g} ms" if us < 100_000 else f"{us / 1000:.0f} ms"
-    return f"{us / 1_000_000:.3g} s"
+        return f"{us / 1000:.3g}{sep}ms" if us < 100_000 else f"{us / 1000:.0f}{sep}ms"
+    return f"{us / 1_000_000:.3g}{sep}s"
+
+
+def format_rate(ops_per_s: float | None) -> str:
+    """Ops/s without the unit: whole numbers from 100 up, one decimal below."""
+    if ops_per_s is None:
+        return "-"
+    return f"{ops_per_s:,.0f}" if ops_per_s >= 100 else f"{ops_per_s:,.1f}"
 
 
 def format_figure(metric: str, value: float | None) -> str:
@@ -75,7 +84,7 @@ def format_figure(metric: str, value: float | None) -> str:
     if metric in LATENCY_STATS:
         return format_us(value)
     if metric == "throughput":
-        return f"{value:,.0f} ops/s" if value >= 100 else f"{value:,.1f} ops/s"
+        return f"{format_rate(value)} ops/s"
     if metric.endswith("_rate"):
         return f"{value * 100:.3g}%"
     return f"{value:,.0f}"

@@ -56,7 +56,7 @@ def synthetic_run(phases: Sequence[SyntheticPhase], *, workers: int = 2, t0: flo
     for phase in phases:
         acc.begin_phase(phase.name, start)
         n_intervals = max(math.ceil(phase.duration_s / interval_s - 1e-9), 1)
-        for op, samples in phase.ops.items():
+        for op in phase.ops:
             for w in range(workers):
                 recorders[w].op(phase.name, op)  # every worker knows every op
         for k in range(n_intervals):

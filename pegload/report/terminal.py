@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from pegload.metrics import RunAccumulator
-from pegload.report.figures import format_figure, format_us
+from pegload.report.figures import format_figure, format_rate, format_us
 from pegload.report.summary import ALL_OPS
 
 
@@ -26,18 +26,12 @@ def _count(n: int | None) -> str:
     return "-" if n is None else f"{n:,}"
 
 
-def _rate(x: float | None) -> str:
-    if x is None:
-        return "-"
-    return f"{x:,.0f}" if x >= 100 else f"{x:,.1f}"
-
-
 def _op_row(op: str, e: dict[str, Any]) -> list[str]:
     r = e["latency_us"]["response"]
     errors = _count(e["error_count"])
     if e["error_count"]:
         errors += f" ({e['error_rate'] * 100:.2g}%)"
-    return [op, _count(e["count"]), _rate(e["throughput"]), format_us(r["p50"]), format_us(r["p99"]),
+    return [op, _count(e["count"]), format_rate(e["throughput"]), format_us(r["p50"]), format_us(r["p99"]),
             format_us(r["p999"]), format_us(r["max"]), errors, _count(e["misses"])]
 
 
@@ -80,16 +74,12 @@ def summary_table(summary: dict[str, Any]) -> str:
 
 
 def compact_us(us: float | None) -> str:
-    if us is None:
-        return "-"
-    if us < 1000:
-        return f"{us:.0f}µs"
-    if us < 1_000_000:
-        return f"{us / 1000:.3g}ms"
-    return f"{us / 1e6:.3g}s"
+    """``412µs``, ``1.9ms``: :func:`format_us` without the space, for the progress line."""
+    return format_us(us, sep="")
 
 
-def _clock(seconds: float) -> str:
+def format_clock(seconds: float) -> str:
+    """Elapsed time on the progress line: ``12s``, then ``1:05`` from a minute up."""
     seconds = max(int(seconds), 0)
     return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds}s"
 
@@ -97,11 +87,11 @@ def _clock(seconds: float) -> str:
 def progress_line(acc: RunAccumulator, elapsed_s: float, total_s: float | None = None,
                   phase: str | None = None, max_ops: int = 4) -> str:
     """One line for the live display, from the latest closed interval, e.g.
-    ``run 12s/60s 48,210 ops/s | get 45,801/s p50 412µs p99 1.9ms | set ... | errors 3``.
+    ``run 12s/1:00 48,210 ops/s | get 45,801/s p50 412µs p99 1.9ms | set ... | errors 3``.
     The busiest ``max_ops`` ops are shown; errors are cumulative over the run so far."""
-    head = f"{phase + ' ' if phase else ''}{_clock(elapsed_s)}"
+    head = f"{phase + ' ' if phase else ''}{format_clock(elapsed_s)}"
     if total_s:
-        head += f"/{_clock(total_s)}"
+        head += f"/{format_clock(total_s)}"
     latest = acc.latest()
     errors = sum(acc.totals(p, op).error_count for p in acc.phases() for op in acc.ops(p))
     if latest is None:

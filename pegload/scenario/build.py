@@ -110,30 +110,35 @@ def _targets(top: Section, labels: dict) -> tuple[Target, ...]:
         if not items:
             top.error("targets", "expected at least one target")
             return ()
-        out, seen = [], {}
-        for i, item in enumerate(items):
-            path = ("targets", i)
-            if not isinstance(item, LineDict):
-                top.problems.add(items.item_loc(i), path, f"expected a target mapping, got {describe(item)}")
-                continue
-            target = _target(Section(top.problems, item, path), labels, name_required=True)
-            name = item.get("name")
-            if isinstance(name, str):
-                if name in seen:
-                    top.problems.add(item.value_loc("name"), path + ("name",),
-                                     f"target name {name!r} is used twice (also targets[{seen[name]}])")
-                seen.setdefault(name, i)
-            if target is not None:
-                out.append(target)
-        return tuple(out)
+        built = _each_named(top, "targets", "target", items,
+                            lambda sec, i: _target(sec, labels, name_required=True))
+        return tuple(t for t in built if isinstance(t, Target))
     return _single_target(top, labels)
+
+
+def _each_named(top: Section, key: str, kind: str, items: LineList, build) -> list:
+    """``build(section, index)`` for each item of the list at ``key``, in order (INVALID for an
+    item that is not a mapping); items that are not mappings and names used twice are reported."""
+    out, seen = [], {}
+    for i, item in enumerate(items):
+        path = (key, i)
+        if not isinstance(item, LineDict):
+            top.problems.add(items.item_loc(i), path, f"expected a {kind} mapping, got {describe(item)}")
+            out.append(INVALID)
+            continue
+        out.append(build(Section(top.problems, item, path), i))
+        name = item.get("name")
+        if isinstance(name, str):
+            if name in seen:
+                top.problems.add(item.value_loc("name"), path + ("name",),
+                                 f"{kind} name {name!r} is used twice (also {key}[{seen[name]}])")
+            seen.setdefault(name, i)
+    return out
 
 
 def _single_target(top: Section, labels: dict) -> tuple[Target, ...]:
     value = top.raw("target")
-    if value is None:
-        return (Target(name="onebox", onebox=OneboxSettings(), labels=dict(labels)),)
-    if value == "onebox":
+    if value is None or value == "onebox":
         return (Target(name="onebox", onebox=OneboxSettings(), labels=dict(labels)),)
     if not isinstance(value, LineDict):
         top.error("target", f"expected `onebox` or a mapping with onebox: {{...}} or meta: [...] + table, got {describe(value)}")
@@ -344,25 +349,8 @@ def _phases(top: Section, data: DataLayout, verify: bool) -> tuple[Phase, ...]:
     if not items:
         top.error("phases", "expected at least one phase")
         return INVALID
-    out, seen, good = [], {}, True
-    for i, item in enumerate(items):
-        path = ("phases", i)
-        if not isinstance(item, LineDict):
-            top.problems.add(items.item_loc(i), path, f"expected a phase mapping, got {describe(item)}")
-            good = False
-            continue
-        phase = _phase(Section(top.problems, item, path), i, data, verify)
-        name = item.get("name")
-        if isinstance(name, str):
-            if name in seen:
-                top.problems.add(item.value_loc("name"), path + ("name",),
-                                 f"phase name {name!r} is used twice (also phases[{seen[name]}])")
-            seen.setdefault(name, i)
-        if phase is INVALID:
-            good = False
-        else:
-            out.append(phase)
-    return tuple(out) if good else INVALID
+    built = _each_named(top, "phases", "phase", items, lambda sec, i: _phase(sec, i, data, verify))
+    return INVALID if any(p is INVALID for p in built) else tuple(built)
 
 
 def _phase(sec: Section, index: int, data: DataLayout, verify: bool):

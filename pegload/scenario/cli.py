@@ -11,6 +11,7 @@ import sys
 
 from .errors import ScenarioError
 from .load import load_scenario, scenario_hash
+from .overrides import OVERRIDE_FLAGS
 
 
 def add_override_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,8 +28,7 @@ def add_override_arguments(parser: argparse.ArgumentParser) -> None:
 
 def overrides_from_args(args: argparse.Namespace) -> dict:
     """The override mapping for load_scenario from parsed arguments (absent flags left out)."""
-    keys = ("duration", "rate", "workers", "concurrency", "meta", "table", "seed")
-    return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+    return {k: getattr(args, k) for k in OVERRIDE_FLAGS if getattr(args, k, None) is not None}
 
 
 def register(subparsers) -> None:

@@ -41,7 +41,7 @@ def format_error(file: str, loc: Location, path: Path, message: str) -> str:
 
 
 def suggest(word: str, candidates: Iterable[str]) -> str:
-    """' (did you mean 'x'?)' when a candidate is close to ``word``, else ''."""
+    """"; did you mean 'x'?" when a candidate is close to ``word``, else ""."""
     close = difflib.get_close_matches(str(word), list(candidates), n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
 

@@ -214,25 +214,20 @@ class Section:
 
     def mapping(self, key: str, required: bool = False, what: str = "a mapping") -> LineDict | None:
         """The sub-mapping at ``key`` (None if absent or not a mapping; the latter is reported)."""
-        self.known.append(key)
-        if key not in self.data:
-            if required:
-                self.error(key, f"missing; expected {what}")
-            return None
-        value = self.data[key]
-        if not isinstance(value, LineDict):
-            self.error(key, f"expected {what}, got {describe(value)}")
-            return None
-        return value
+        return self._container(key, LineDict, required, what)
 
     def sequence(self, key: str, required: bool = False, what: str = "a list") -> LineList | None:
+        """The list at ``key`` (None if absent or not a list; the latter is reported)."""
+        return self._container(key, LineList, required, what)
+
+    def _container(self, key: str, kind: type, required: bool, what: str):
         self.known.append(key)
         if key not in self.data:
             if required:
                 self.error(key, f"missing; expected {what}")
             return None
         value = self.data[key]
-        if not isinstance(value, LineList):
+        if not isinstance(value, kind):
             self.error(key, f"expected {what}, got {describe(value)}")
             return None
         return value

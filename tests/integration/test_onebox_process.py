@@ -81,6 +81,16 @@ def test_host_port_fields_on_request(raw_connect):
         assert str(r.result.partitions[0].hp_primary) == ob.replica_addrs[0]
 
 
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()  # a clean stop removes the temporary data dir
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def test_child_exits_when_its_parent_goes_away():
     proc = subprocess.Popen([sys.executable, "-m", "pegload.onebox", "--meta-ports", "0", "--replica-ports", "0",
                              "--ready-json", "--exit-on-stdin-eof"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -89,13 +99,7 @@ def test_child_exits_when_its_parent_goes_away():
         proc.stdin.close()  # what happens when the parent dies
         assert proc.wait(timeout=20) == 0
     finally:
-        if proc.poll() is None:
-            proc.terminate()  # a clean stop removes the temporary data dir
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        _stop(proc)
 
 
 def test_cli_runs_in_the_foreground_until_ctrl_c():
@@ -123,10 +127,4 @@ def test_cli_runs_in_the_foreground_until_ctrl_c():
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=20) == 0
     finally:
-        if proc.poll() is None:
-            proc.terminate()  # a clean stop removes the temporary data dir
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        _stop(proc)

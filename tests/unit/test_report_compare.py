@@ -1,10 +1,10 @@
 """`pegload compare` and write_comparison: figures, ratios, comparability, fingerprints."""
-import argparse
 import json
 
 import pytest
 
-from pegload.report import TargetFingerprint, cli_compare, load_run, write_comparison, write_report
+from pegload.cli import main
+from pegload.report import TargetFingerprint, load_run, write_comparison, write_report
 from pegload.report.compare import comparison, to_text
 from pegload.report.synthetic import SyntheticPhase, synthetic_run
 
@@ -19,10 +19,7 @@ def run_of(values, *, name="p8", partitions=8, rate=1000.0, labels=None, seed=42
 
 
 def compare_cli(capsys, *argv):
-    parser = argparse.ArgumentParser(prog="pegload")
-    cli_compare.register(parser.add_subparsers())
-    args = parser.parse_args(["compare", *argv])
-    code = args.func(args)
+    code = main(["compare", *argv])
     out = capsys.readouterr()
     return code, out.out, out.err
 

@@ -1,12 +1,11 @@
 """`pegload check`: exit 0 pass, 1 regression / SLO breach / unstable, 2 bad input."""
-import argparse
 import json
 from xml.etree import ElementTree as ET
 
 import pytest
 
+from pegload.cli import main
 from pegload.report import write_report
-from pegload.report import cli_check
 from pegload.report.gate import Rule, default_rules, judge, parse_rules
 from pegload.report.stats import midranks, p_greater, smallest_p, u_statistic
 from pegload.report.synthetic import SyntheticPhase, latency_samples, synthetic_run
@@ -20,10 +19,7 @@ def make(tmp_path, name, median=400, shift=0, seed=1, rate=1100.0, n=4000):
 
 
 def check(capsys, *argv):
-    parser = argparse.ArgumentParser(prog="pegload")
-    cli_check.register(parser.add_subparsers())
-    args = parser.parse_args(["check", *argv])
-    code = args.func(args)
+    code = main(["check", *argv])
     out = capsys.readouterr()
     return code, out.out, out.err
 

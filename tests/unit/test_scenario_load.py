@@ -1,5 +1,4 @@
 """Loading, defaults, overrides, hashing, the shipped scenarios, the docs and `pegload validate`."""
-import argparse
 import glob
 import json
 import os
@@ -8,10 +7,10 @@ import textwrap
 
 import pytest
 
+from pegload.cli import main
 from pegload.scenario import (
     OPS, ScenarioError, load_scenario, load_scenario_text, scenario_from_dict, scenario_hash,
 )
-from pegload.scenario import cli as scenario_cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHIPPED = sorted(glob.glob(os.path.join(ROOT, "scenarios", "*.yaml")))
@@ -174,10 +173,7 @@ def test_docs_cover_every_op_and_parameter():
 
 
 def _validate(argv):
-    parser = argparse.ArgumentParser()
-    scenario_cli.register(parser.add_subparsers())
-    args = parser.parse_args(["validate"] + argv)
-    return args.func(args)
+    return main(["validate", *argv])
 
 
 def test_validate_command_exit_codes(tmp_path, capsys):

@@ -14,6 +14,8 @@ from .keys import (
     hash_key_upper_bound, is_expired, next_prefix,
 )
 from .messages import *  # noqa: F401,F403  (the message classes and enums)
-from .messages import CasCheckType, FilterType, Gpid, HostPort, MutateOperation, rpc_address_from, rpc_address_parts
+from .messages import (
+    CasCheckType, FilterType, Gpid, HostPort, MutateOperation, parse_address, rpc_address_from, rpc_address_parts,
+)
 from .rpc import *  # noqa: F401,F403  (RPC name constants, RPCS)
-from .thrift import Reader, TType, WireError, Writer
+from .thrift import TType, WireError, Writer

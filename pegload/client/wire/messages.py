@@ -60,6 +60,14 @@ class MutateOperation(enum.IntEnum):
     MO_DELETE = 1
 
 
+def parse_address(address: str) -> tuple[str, int]:
+    """``"host:port"`` -> ``(host, port)``; raises ValueError naming the bad address."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"server address {address!r} is not 'host:port'")
+    return host, int(port)
+
+
 def rpc_address_from(host: str, port: int) -> int:
     """rDSN rpc_address as its i64: IPv4 in bits 63..32, port in 31..16, type 1 (IPv4) in 1..0."""
     ip = int(ipaddress.IPv4Address(host))

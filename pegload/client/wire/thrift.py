@@ -1,10 +1,11 @@
 """Thrift binary protocol (strict) primitives and a struct compiler.
 
 Structs are declared once as a table of ``(field id, name, kind, default)`` rows; ``compile_struct``
-turns the table into a slotted class with an ``encode``/``decode`` pair generated as straight-line
-Python, so the hot path does no per-field table lookups. The rDSN placeholder types (blob,
-error_code, rpc_address, gpid, host_port) are declared with the STRUCT type byte but carry a raw
-payload; they are decoded by field id, never by generic struct skipping (protocol doc 2.2).
+turns the table into a slotted class whose ``encode`` and ``_decode_at`` (behind ``from_bytes``)
+are generated as straight-line Python, so the hot path does no per-field table lookups. The rDSN
+placeholder types (blob, error_code, rpc_address, gpid, host_port) are declared with the STRUCT
+type byte but carry a raw payload; they are decoded by field id, never by generic struct skipping
+(protocol doc 2.2).
 """
 from __future__ import annotations
 
@@ -73,71 +74,6 @@ class Writer(bytearray):
 
     def getvalue(self) -> bytes:
         return bytes(self)
-
-
-class Reader:
-    """Reads Thrift binary values from ``buf`` starting at ``pos``; raises WireError when short."""
-
-    __slots__ = ("buf", "pos")
-
-    def __init__(self, buf: bytes, pos: int = 0) -> None:
-        self.buf = bytes(buf)
-        self.pos = pos
-
-    def _take(self, n: int) -> int:
-        p = self.pos
-        if p + n > len(self.buf):
-            raise WireError(f"truncated: need {n} bytes at offset {p}, have {len(self.buf) - p}")
-        self.pos = p + n
-        return p
-
-    def read_bool(self) -> bool:
-        return self.buf[self._take(1)] != 0
-
-    def read_i8(self) -> int:
-        return _I8.unpack_from(self.buf, self._take(1))[0]
-
-    def read_i16(self) -> int:
-        return _I16.unpack_from(self.buf, self._take(2))[0]
-
-    def read_i32(self) -> int:
-        return _I32.unpack_from(self.buf, self._take(4))[0]
-
-    def read_i64(self) -> int:
-        return _I64.unpack_from(self.buf, self._take(8))[0]
-
-    def read_binary(self) -> bytes:
-        n = self.read_i32()
-        if n < 0:
-            raise WireError(f"negative length {n} at offset {self.pos - 4}")
-        p = self._take(n)
-        return self.buf[p : p + n]
-
-    def read_string(self) -> str:
-        try:
-            return self.read_binary().decode()
-        except UnicodeDecodeError as e:
-            raise WireError(f"string is not UTF-8: {e}") from None
-
-    def read_field_header(self) -> tuple[int, int]:
-        t = self.buf[self._take(1)] if self.pos < len(self.buf) else self._short()
-        if t == TType.STOP:
-            return 0, 0
-        return t, self.read_i16()
-
-    def _short(self) -> int:
-        raise WireError(f"truncated: expected a field header at offset {self.pos}")
-
-    def read_list_header(self) -> tuple[int, int]:
-        etype = self.buf[self._take(1)]
-        n = self.read_i32()
-        if n < 0:
-            raise WireError(f"negative list size {n}")
-        return etype, n
-
-    def skip(self, ttype: int) -> None:
-        """Generic skip of a value of ``ttype`` (only valid for real Thrift types)."""
-        self.pos = skip(self.buf, self.pos, ttype)
 
 
 _FIXED = {TType.BOOL: 1, TType.BYTE: 1, TType.I16: 2, TType.I32: 4, TType.I64: 8}
@@ -404,10 +340,6 @@ def compile_struct(name: str, fields: list[tuple], doc: str = "", env_extra: dic
     ns: dict = {}
     exec(compile("\n".join(src), f"<wire struct {name}>", "exec"), cg.env, ns)
 
-    def decode(cls, r: Reader):
-        obj, r.pos = cls._decode_at(r.buf, r.pos)
-        return obj
-
     def from_bytes(cls, data: bytes):
         obj, _ = cls._decode_at(bytes(data), 0)
         return obj
@@ -420,7 +352,7 @@ def compile_struct(name: str, fields: list[tuple], doc: str = "", env_extra: dic
     cls = type(name, (), {
         "__slots__": tuple(attrs), "__doc__": doc, "__init__": ns["__init__"],
         "encode": ns["encode"], "_decode_at": classmethod(ns["_decode_at"]),
-        "decode": classmethod(decode), "from_bytes": classmethod(from_bytes),
+        "from_bytes": classmethod(from_bytes),
         "to_bytes": to_bytes, "__eq__": ns["__eq__"], "__repr__": ns["__repr__"], "__hash__": None,
         "FIELDS": tuple(fields),
     })
