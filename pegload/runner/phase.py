@@ -92,7 +92,7 @@ class PhaseRunner:
         self.budgets = split_count(measured_ops, concurrency) if schedule is None and measured_ops is not None \
             else None
         self.stop = Event()  # for waits; the closed loop polls the plain flag (cheaper per op)
-        self.stopping = False
+        self._stopping = False
         self.measured_slots_taken = 0
         self._kinds: dict[str, _OpKind] = {}
         self._finished = Event()
@@ -100,7 +100,7 @@ class PhaseRunner:
 
     # -- public -----------------------------------------------------------------------------
     def request_stop(self) -> None:
-        self.stopping = True
+        self._stopping = True
         self.stop.set()
 
     def run(self) -> tuple[dict[str, int], int, bool]:
@@ -122,9 +122,9 @@ class PhaseRunner:
     # -- loops ------------------------------------------------------------------------------
     # The loops are the per-op hot path: locals instead of attribute lookups, one dict lookup
     # per op (_OpKind), two clock reads per op (before the send, after the reply; the reply's
-    # is the next op's "now"). The closed loop has _execute inlined and records with
-    # record_closed (response = service, lateness 0); the open loop, which waits for its slots
-    # anyway, calls _execute.
+    # is the next op's "now"; complete() runs after it, so bookkeeping is not service time).
+    # The closed loop has _execute inlined and records with record_closed (response = service,
+    # lateness 0); the open loop, which waits for its slots anyway, calls _execute.
     def _closed_loop(self, next_op: Callable[[], Any], greenlet: int) -> None:
         measure_from = self.measure_from_ns
         end_ns = self.end_ns if self.end_ns is not None else _NEVER_NS
@@ -132,7 +132,7 @@ class PhaseRunner:
         kinds, new_kind, table, ww, failures = self._kinds, self._kind, self.table, self.ww, self.failures
         complete = ww.complete
         now = _perf_ns()
-        while not self.stopping:
+        while not self._stopping:
             if now >= end_ns:
                 return
             measured = now >= measure_from

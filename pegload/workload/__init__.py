@@ -13,7 +13,9 @@ Main entry (``generator.py``)::
     #   pw.schedule: OpenLoopSchedule (open loop) or None; pw.measured_ops: op-count share or None
     gen = pw.generator(greenlet)               # one per greenlet
     op = gen.next_op()                         # -> Op; call right before sending
-    ww.complete(op, applied, new_value=None)   # after every op (applied: True / False / None)
+    ww.complete(op, applied, new_value=None)   # after every write (applied: True / False / None);
+    #   a no-op for reads: ww.needs_complete(op.name) says which ops need it
+    #   ops are read-only: unverified reads are memoised per key and handed out again
     ww.check_point(op, hk, sk, value_or_None)  # verification verdicts (None when not verifying)
     ww.check_presence(op, hk, sk, present)
     ww.check_scanned(op, hk, sk, value)
@@ -23,12 +25,13 @@ Building blocks, usable alone:
 - ``split``: ``split_count(total, parts)``, ``share(total, parts, i)``, ``load_share(...)``.
 - ``pacing``: ``OpenLoopSchedule`` (``next() -> (intended_ns, measured) | None``),
   ``make_schedule(phase, worker, workers)``, ``make_load_schedule(load, worker, workers)``.
-- ``choosers``: Uniform/Zipfian/Latest/Hotspot/Sequential choosers, ``zeta``.
-- ``keys``: ``KeyNames`` (hk00001234 / sk00012 / ct00001234), ``KeySpace``, ``InsertLog``.
+- ``choosers``: Uniform/Zipfian/Latest/Hotspot/Sequential choosers (``chooser.next() -> index``).
+- ``keys``: ``KeyNames`` (hk00001234 / sk00012 / ct00001234, with bounded memos ``hash_keys[i]``
+  ...), ``KeySpace``, ``InsertLog``, ``KeyCache`` (the bounded memo).
 - ``values``: ``make_value(hk, sk, version, size)``, ``check_value(hk, sk, value) -> VerifyResult``,
   ``ValueSizer``, ``PayloadSource``, statuses CORRECT / STALE / CORRUPT / MISSING.
 - ``verify``: ``VerifyState`` (single-writer version bookkeeping).
-- ``opmix``: ``OpMix(weights).pick(u)``; ``rng``: ``derive_seed``, ``make_rng``.
+- ``opmix``: ``OpMix(weights).pick(u)``, ``.caller(random, makers)``; ``rng``: ``derive_seed``, ``make_rng``.
 """
 from .generator import LoadGenerator, Op, OpGenerator, PhaseWorkload, WorkerWorkload
 from .pacing import OpenLoopSchedule, make_load_schedule, make_schedule

@@ -1,7 +1,8 @@
 """Key choosers: each ``next()`` returns an index in [0, n) of the key space it was built for.
 
-They run in the hot loop (one call per op): a few hundred nanoseconds each, no allocation
-beyond the returned int.
+They run in the hot loop (one call per op): ``next`` is a closure with everything constant bound
+in it (no attribute lookups per draw), ~0.1 µs for uniform and ~0.4 µs for zipfian, no
+allocation beyond the returned int.
 
 - ``UniformChooser``: every index equally likely.
 - ``ZipfianChooser``: rank r has probability proportional to 1/(r+1)^theta. YCSB samples this
@@ -42,14 +43,22 @@ def _expm1_over_x(x: float) -> float:
 
 
 class UniformChooser:
-    __slots__ = ("n", "_random")
+    __slots__ = ("n", "next")
 
     def __init__(self, n: int, random: Callable[[], float]):
         self.n = n
-        self._random = random
+        self.next: Callable[[], int] = _uniform(n, random)
 
-    def next(self) -> int:
-        return int(self._random() * self.n)
+
+def _uniform(n: int, random: Callable[[], float]) -> Callable[[], int]:
+    """``int(random() * n)`` as a closure: one call and no attribute lookups per draw (math.trunc
+    of a float is int() without the type call; n as a float skips the int->float conversion)."""
+    nf, trunc = float(n), math.trunc
+
+    def next_index() -> int:
+        return trunc(random() * nf)
+
+    return next_index
 
 
 class _Zipf:
@@ -83,22 +92,32 @@ class _Zipf:
             t = -1.0
         return math.exp(_log1p_over_x(t) * y)
 
-    def rank(self, random: Callable[[], float]) -> int:
-        h_n, h_first, n, theta = self._h_n, self._h_first, self.n, self.theta
+    def sampler(self, random: Callable[[], float]) -> Callable[[], int]:
+        """A closure drawing ranks with ``random``; it follows later ``resize`` calls. The hot
+        path: everything constant is bound once, and x = H^-1(u) is inlined."""
+        theta, h_first, squeeze, big_h = self.theta, self._h_first, self._squeeze, self._big_h
         one_minus = 1.0 - theta
-        while True:
-            u = h_n + random() * (h_first - h_n)
-            t = u * one_minus  # x = H^-1(u), inlined from _big_h_inv: this is the hot path
-            if t < -1.0:
-                t = -1.0
-            x = math.exp((math.log1p(t) / t if abs(t) > 1e-8 else 1.0 - t / 2.0 + t * t / 3.0) * u)
-            k = int(x + 0.5)
-            if k < 1:
-                k = 1
-            elif k > n:
-                k = n
-            if k - x <= self._squeeze or u >= self._big_h(k + 0.5) - k ** -theta:
-                return k - 1
+        exp, log1p, trunc = math.exp, math.log1p, math.trunc
+        zipf = self
+
+        def rank() -> int:
+            h_n, n = zipf._h_n, zipf.n
+            span = h_first - h_n
+            while True:
+                u = h_n + random() * span
+                t = u * one_minus
+                if t < -1.0:
+                    t = -1.0
+                x = exp((log1p(t) / t if (t > 1e-8 or t < -1e-8) else 1.0 - t / 2.0 + t * t / 3.0) * u)
+                k = trunc(x + 0.5)
+                if k < 1:
+                    k = 1
+                elif k > n:
+                    k = n
+                if k - x <= squeeze or u >= big_h(k + 0.5) - k ** -theta:
+                    return k - 1
+
+        return rank
 
 
 def scramble_params(n: int, seed: int) -> tuple[int, int]:
@@ -113,16 +132,18 @@ def scramble_params(n: int, seed: int) -> tuple[int, int]:
 
 
 class ZipfianChooser:
-    __slots__ = ("n", "_zipf", "_random", "_a", "_b")
+    __slots__ = ("n", "_zipf", "_a", "_b", "next")
 
     def __init__(self, n: int, theta: float, random: Callable[[], float], seed: int = 0, scramble: bool = True):
         self.n = n
         self._zipf = _Zipf(n, theta)
-        self._random = random
-        self._a, self._b = scramble_params(n, seed) if scramble else (1, 0)
+        self._a, self._b = a, b = scramble_params(n, seed) if scramble else (1, 0)
+        rank = self._zipf.sampler(random)
 
-    def next(self) -> int:
-        return (self._a * self._zipf.rank(self._random) + self._b) % self.n
+        def next_index() -> int:
+            return (a * rank() + b) % n
+
+        self.next: Callable[[], int] = next_index
 
     def rank_to_index(self, rank: int) -> int:
         """Where rank ``rank`` (0 = hottest) lands in the key space."""
@@ -130,23 +151,23 @@ class ZipfianChooser:
 
 
 class HotspotChooser:
-    __slots__ = ("n", "hot", "hot_ops", "_random")
+    __slots__ = ("n", "hot", "hot_ops", "next")
 
     def __init__(self, n: int, hot_fraction: float, hot_ops: float, random: Callable[[], float]):
         self.n = n
-        self.hot = min(n, max(1, int(n * hot_fraction)))
+        self.hot = hot = min(n, max(1, int(n * hot_fraction)))
         self.hot_ops = hot_ops
-        self._random = random
 
-    def next(self) -> int:
-        # one uniform draw: below hot_ops it is rescaled into the hot set, above into the cold set
-        u = self._random()
-        hot_ops = self.hot_ops
-        if u < hot_ops or self.hot == self.n:
-            i = int(u / hot_ops * self.hot) if hot_ops else 0
-            return i if i < self.hot else self.hot - 1
-        i = self.hot + int((u - hot_ops) / (1.0 - hot_ops) * (self.n - self.hot))
-        return i if i < self.n else self.n - 1
+        def next_index() -> int:
+            # one uniform draw: below hot_ops it is rescaled into the hot set, above into the cold set
+            u = random()
+            if u < hot_ops or hot == n:
+                i = int(u / hot_ops * hot) if hot_ops else 0
+                return i if i < hot else hot - 1
+            i = hot + int((u - hot_ops) / (1.0 - hot_ops) * (n - hot))
+            return i if i < n else n - 1
+
+        self.next: Callable[[], int] = next_index
 
 
 class SequentialChooser:
@@ -175,15 +196,16 @@ class LatestChooser:
     exist now (it grows with acknowledged inserts); ``next()`` returns a recency rank, which
     the caller maps to a record (newest insert first, then the data set from its end)."""
 
-    __slots__ = ("_zipf", "_random", "_total")
+    __slots__ = ("_zipf", "next")
 
     def __init__(self, theta: float, random: Callable[[], float], total: Callable[[], int]):
-        self._total = total
-        self._zipf = _Zipf(max(1, total()), theta)
-        self._random = random
+        self._zipf = zipf = _Zipf(max(1, total()), theta)
+        rank = zipf.sampler(random)
 
-    def next(self) -> int:
-        n = self._total()
-        if n != self._zipf.n:
-            self._zipf.resize(max(1, n))
-        return self._zipf.rank(self._random)
+        def next_rank() -> int:
+            n = total()
+            if n != zipf.n:
+                zipf.resize(max(1, n))
+            return rank()
+
+        self.next: Callable[[], int] = next_rank

@@ -8,7 +8,12 @@
     pw.measured_ops                                # this worker's share of an op-count phase
     gen = pw.generator(greenlet_index)             # one per greenlet: its own seeded streams
     op = gen.next_op()                             # call right before sending it
-    ww.complete(op, applied)                       # after every op (cheap no-op for most reads)
+    ww.complete(op, applied)                       # after writes (a no-op for reads: needs_complete)
+
+Ops are read-only for whoever sends them: without verification, a read whose request depends
+only on its key (get, exist, ttl, multi_get_range, scan, get_sort_keys, sort_key_count,
+unordered_scan) is built once per key and handed out again (bounded memo,
+``keys.OP_CACHE_LIMIT`` ops per mix entry and phase, shared by the greenlets).
 
 Reads in verification mode are judged with ``ww.check_point`` / ``check_presence`` /
 ``check_scanned`` (see ``WorkerWorkload``). Everything is deterministic for (seed, worker,
@@ -17,8 +22,13 @@ insert, and keys skipped because a write to them was in flight (verification mod
 """
 from __future__ import annotations
 
+import math
+from typing import Callable
+
+from pegload.scenario.ops import OPS
+
 from .choosers import HotspotChooser, LatestChooser, SequentialChooser, UniformChooser, ZipfianChooser
-from .keys import InsertLog, KeyNames, KeySpace
+from .keys import CACHE_LIMIT, OP_CACHE_LIMIT, InsertLog, KeyCache, KeyNames, KeySpace
 from .opmix import OpMix
 from .pacing import OpenLoopSchedule, make_load_schedule, make_schedule
 from .rng import derive_seed, make_rng
@@ -27,6 +37,10 @@ from .values import PayloadSource, ValueSizer, VerifyResult, check_value, make_v
 from .verify import VerifyState
 
 _KEY_TRIES = 16  # random picks before the verification-mode fallback walks to a free key
+# reads whose request is a function of the key alone: without verification (no read token) one
+# Op per key serves every greenlet of the phase
+_MEMOISED_READS = frozenset(("get", "exist", "ttl", "scan", "multi_get_range", "get_sort_keys", "sort_key_count",
+                             "unordered_scan"))
 
 
 class Op:
@@ -45,15 +59,20 @@ class Op:
     - ``increment``: incr's amount
     - verification bookkeeping (``token``, ``writes``, ``insert``, ``counter``): leave it to
       ``WorkerWorkload.complete`` / ``check_*``.
+
+    Read-only once generated: the generator may hand out the same read op again (see the module
+    docstring).
     """
 
     __slots__ = ("name", "params", "hash_key", "sort_key", "sort_keys", "stop_sort_key", "value", "values",
                  "records", "ttl", "increment", "token", "writes", "insert", "counter")
 
-    def __init__(self, name: str, params: dict):
+    def __init__(self, name: str, params: dict, hash_key: bytes | None = None, sort_key: bytes | None = None):
         self.name = name
         self.params = params
-        self.hash_key = self.sort_key = self.sort_keys = self.stop_sort_key = None
+        self.hash_key = hash_key
+        self.sort_key = sort_key
+        self.sort_keys = self.stop_sort_key = None
         self.value = self.values = self.records = self.ttl = self.increment = None
         self.token = -1  # read token (verification mode)
         self.writes = None  # [(key, version), ...] begun (verification mode)
@@ -99,8 +118,8 @@ class WorkerWorkload:
     With ``no_value`` the values are empty: use ``check_presence`` for multi_get's keys and skip
     the per-record checks of range reads and scans.
 
-    then ``complete(op, True)`` for the reads too (a no-op today; keeps one call per op). The
-    ``check_*`` methods return None when the scenario does not verify.
+    ``complete`` does nothing for reads (``needs_complete(name)`` is False for them): callers may
+    skip it. The ``check_*`` methods return None when the scenario does not verify.
     """
 
     def __init__(self, scenario, worker: int):
@@ -116,6 +135,23 @@ class WorkerWorkload:
         self.verify = VerifyState() if scenario.verify else None
         self.payloads = None if scenario.verify else PayloadSource(
             data.value_size.max_size, derive_seed(scenario.seed, "payload", worker))
+        # record i of the key space -> (hash key, sort key): the hot loop's key lookup
+        names, space = self.names, self.space
+        hash_keys, sort_keys = names.hash_keys, names.sort_keys
+
+        def record_key(i: int) -> tuple[bytes, bytes]:
+            hki, ski = space.record(i)
+            return hash_keys[hki], sort_keys[ski]
+
+        self.record_keys = KeyCache(record_key)
+        self._sort_key_ring: list[bytes] | None = None
+
+    def sort_key_ring(self) -> list[bytes]:
+        """Every sort key name in order, twice: ``ring[start:start + n]`` is a wrapped window."""
+        if self._sort_key_ring is None:
+            names = self.names.sort_keys
+            self._sort_key_ring = [names[i] for i in range(self.scenario.data.sort_keys)] * 2
+        return self._sort_key_ring
 
     # --- building ----------------------------------------------------------------------------
     def load_generator(self) -> "LoadGenerator | None":
@@ -129,6 +165,19 @@ class WorkerWorkload:
         if self.verify is not None:
             return make_value(hash_key, sort_key, version, size)
         return self.payloads.payload(size, u)
+
+    def value_maker(self):
+        """``value_for`` without the per-call mode check: ``(hk, sk, version, size, u) -> bytes``."""
+        if self.verify is not None:
+            return lambda hk, sk, version, size, u: make_value(hk, sk, version, size)
+        payload = self.payloads.payload
+        return lambda hk, sk, version, size, u: payload(size, u)
+
+    @staticmethod
+    def needs_complete(name: str) -> bool:
+        """Whether ``complete`` does anything for ops called ``name``: only writes have
+        bookkeeping (inserts, versions, counters); for reads it is a no-op and may be skipped."""
+        return OPS[name].writes
 
     # --- after the reply ---------------------------------------------------------------------
     def complete(self, op: Op, applied: bool | None, new_value: int | None = None) -> VerifyResult | None:
@@ -243,13 +292,27 @@ class PhaseWorkload:
             self.measured_ops = self.schedule.measured_slots
         else:
             self.measured_ops = share(self.phase.ops, ww.workers, ww.worker)
+        self._read_ops: dict[int, KeyCache] = {}  # mix entry -> key index -> Op, shared by the greenlets
 
     def generator(self, greenlet: int) -> "OpGenerator":
         return OpGenerator(self, greenlet)
 
+    def read_ops(self, entry: int, make) -> KeyCache:
+        """The memo of built read ops of mix entry ``entry`` (see the module docstring)."""
+        ops = self._read_ops.get(entry)
+        if ops is None:
+            ops = self._read_ops[entry] = KeyCache(make, OP_CACHE_LIMIT)
+        return ops
+
 
 class OpGenerator:
-    """The op stream of one greenlet in one phase: weighted op choice, key choice, values."""
+    """The op stream of one greenlet in one phase: weighted op choice, key choice, values.
+
+    ``next_op()`` runs once per op, so each mix entry gets a *maker* closure specialised at
+    construction for its op, key distribution and mode (verification or not), with names,
+    record keys and non-verified read ops memoised (``keys.KeyCache``). The draws from the
+    greenlet's random stream are the same whichever path builds the op: one for the mix, then the
+    key chooser's, then the op's own (window start, value size, payload offset)."""
 
     def __init__(self, pw: PhaseWorkload, greenlet: int):
         ww, sc = pw.ww, pw.ww.scenario
@@ -258,11 +321,10 @@ class OpGenerator:
         self.rng = make_rng(sc.seed, "phase", pw.index, ww.worker, greenlet)
         self._random = self.rng.random
         self._sizer = ValueSizer(sc.data.value_size, self._random)
-        self._mix = OpMix([op.weight for op in pw.phase.mix])
-        self._makers = [self._maker(spec, greenlet, sc.concurrency) for spec in pw.phase.mix]
-
-    def next_op(self) -> Op:
-        return self._makers[self._mix.pick(self._random())]()
+        self._makers = [self._maker(pw, entry, spec, greenlet, sc.concurrency)
+                        for entry, spec in enumerate(pw.phase.mix)]
+        # next_op() -> Op: the mix's closure itself, so a call costs no method dispatch
+        self.next_op: Callable[[], Op] = OpMix([op.weight for op in pw.phase.mix]).caller(self._random, self._makers)
 
     # --- key choice ----------------------------------------------------------------------------
     def _chooser(self, keys, n: int, greenlet: int, concurrency: int):
@@ -299,6 +361,22 @@ class OpGenerator:
         record = space.record
         return lambda: record(choose())
 
+    def _record_keys(self, keys, greenlet, concurrency):
+        """() -> (hash key, sort key) names of a record."""
+        ww = self.ww
+        if keys.distribution == "latest":  # records beyond the data set: not indices of the space
+            hk_names, sk_names = ww.names.hash_keys, ww.names.sort_keys
+            pick = self._record_picker(keys, greenlet, concurrency)
+
+            def latest_keys():
+                hki, ski = pick()
+                return hk_names[hki], sk_names[ski]
+
+            return latest_keys
+        choose = self._chooser(keys, ww.space.records, greenlet, concurrency)
+        record_keys = ww.record_keys
+        return lambda: record_keys[choose()]
+
     def _hash_key_picker(self, keys, greenlet, concurrency):
         """() -> hash key index."""
         space = self.ww.space
@@ -307,47 +385,67 @@ class OpGenerator:
         return lambda: index(choose())
 
     # --- op makers -------------------------------------------------------------------------------
-    def _maker(self, spec, greenlet: int, concurrency: int):
+    def _maker(self, pw: PhaseWorkload, entry: int, spec, greenlet: int, concurrency: int):
         ww = self.ww
         name, params, unit = spec.name, spec.params, spec.info.unit
         names, verify, rnd = ww.names, ww.verify, self._random
-        hk_name, sk_name = names.hash_key, names.sort_key
+        hk_names, sk_names = names.hash_keys, names.sort_keys
+        space = ww.space
         sort_keys_total = ww.scenario.data.sort_keys
         sizer = self._sizer.next
-        if unit == "record":
-            pick = self._record_picker(spec.keys, greenlet, concurrency)
+        value_for = ww.value_maker()
+        trunc = math.trunc
+        # Key choice, built as the op needs it: choose() -> an index of the key space (memoised
+        # reads: the memo's key), keys() -> (hash key, sort key) names, pick() -> indices.
+        memoised = (verify is None and name in _MEMOISED_READS
+                    and (spec.keys is None or spec.keys.distribution != "latest"))
+        keys = choose = pick = None
+        if memoised:
+            if unit != "table":
+                n = space.hash_keys if unit == "hash_key" else space.records
+                choose = self._chooser(spec.keys, n, greenlet, concurrency)
+        elif unit == "record":
+            if name in ("multi_get_range", "incr"):  # they need the indices, not just the names
+                pick = self._record_picker(spec.keys, greenlet, concurrency)
+            else:
+                keys = self._record_keys(spec.keys, greenlet, concurrency)
         elif unit == "hash_key":
             pick = self._hash_key_picker(spec.keys, greenlet, concurrency)
+
+        def memo(make):
+            """Non-verified reads: one Op per key index, shared by the phase's greenlets."""
+            return pw.read_ops(entry, make)
+
+        # window(n): n consecutive sort keys of a hash key from a random start, wrapping at its end
+        if name in ("multi_set", "multi_get", "multi_del") and sort_keys_total <= CACHE_LIMIT:
+            ring, total_f = ww.sort_key_ring(), float(sort_keys_total)
+
+            def window(n):
+                start = trunc(rnd() * total_f)  # == int(rnd() * sort_keys_total)
+                return ring[start:start + n]
         else:
-            pick = None
-
-        def window(n):
-            start = int(rnd() * sort_keys_total)
-            return [sk_name((start + x) % sort_keys_total) for x in range(n)]
-
-        def token(op):
-            if verify is not None:
-                op.token = verify.read_token()
-            return op
+            def window(n):
+                start = int(rnd() * sort_keys_total)
+                return [sk_names[(start + x) % sort_keys_total] for x in range(n)]
 
         def free_record(tombstone=False):
             """Pick a record; in verification mode one with no write in flight (versioned)."""
+            if verify is None:
+                hk, sk = keys()
+                return hk, sk, 0
             for _ in range(_KEY_TRIES):
-                hki, ski = pick()
-                hk, sk = hk_name(hki), sk_name(ski)
-                if verify is None:
-                    return hk, sk, 0
-                v = verify.begin_write((hk, sk), tombstone)
+                key = keys()
+                v = verify.begin_write(key, tombstone)
                 if v is not None:
-                    return hk, sk, v
+                    return key[0], key[1], v
             return self._walk_free_record(tombstone)
 
         def free_window(n, tombstone=False):
+            if verify is None:
+                return hk_names[pick()], window(n), None
             for _ in range(_KEY_TRIES):
-                hk = hk_name(pick())
+                hk = hk_names[pick()]
                 sks = window(n)
-                if verify is None:
-                    return hk, sks, None
                 versions = verify.begin_writes([(hk, sk) for sk in sks], tombstone)
                 if versions is not None:
                     return hk, sks, versions
@@ -357,18 +455,27 @@ class OpGenerator:
             ttl, insert = params["ttl"], params["insert"]
             inserts = ww.inserts
 
-            def make_set():
-                op = Op(name, params)
-                if insert:
+            if insert:
+                def make_insert():
                     k = inserts.issue()
                     hki, ski = inserts.record(k)
-                    hk, sk = hk_name(hki), sk_name(ski)
+                    hk, sk = hk_names[hki], sk_names[ski]
                     v = verify.begin_write((hk, sk)) if verify is not None else 0
+                    op = Op(name, params, hk, sk)
                     op.insert = k
-                else:
-                    hk, sk, v = free_record()
-                op.hash_key, op.sort_key, op.ttl = hk, sk, ttl
-                op.value = ww.value_for(hk, sk, v, sizer(), rnd())
+                    op.ttl = ttl
+                    op.value = value_for(hk, sk, v, sizer(), rnd())
+                    if verify is not None:
+                        op.writes = [((hk, sk), v)]
+                    return op
+
+                return make_insert
+
+            def make_set():
+                hk, sk, v = free_record()
+                op = Op(name, params, hk, sk)
+                op.ttl = ttl
+                op.value = value_for(hk, sk, v, sizer(), rnd())
                 if verify is not None:
                     op.writes = [((hk, sk), v)]
                 return op
@@ -380,9 +487,9 @@ class OpGenerator:
 
             def make_multi_set():
                 hk, sks, versions = free_window(n)
-                op = Op(name, params)
-                op.hash_key, op.sort_keys, op.ttl = hk, sks, ttl
-                op.values = {sk: ww.value_for(hk, sk, versions[i] if versions else 0, sizer(), rnd())
+                op = Op(name, params, hk)
+                op.sort_keys, op.ttl = sks, ttl
+                op.values = {sk: value_for(hk, sk, versions[i] if versions else 0, sizer(), rnd())
                              for i, sk in enumerate(sks)}
                 if versions is not None:
                     op.writes = [((hk, sk), v) for sk, v in zip(sks, versions)]
@@ -390,12 +497,26 @@ class OpGenerator:
 
             return make_multi_set
 
-        if name in ("get", "exist", "ttl"):
+        if name in ("get", "exist", "ttl", "scan"):
+            if memoised:
+                record = space.record
+
+                def read_op(i):
+                    hki, ski = record(i)
+                    return Op(name, params, hk_names[hki], sk_names[ski])
+
+                ops = memo(read_op)
+
+                def make_cached_read():
+                    return ops[choose()]
+
+                return make_cached_read
+
             def make_point():
-                hki, ski = pick()
-                op = Op(name, params)
-                op.hash_key, op.sort_key = hk_name(hki), sk_name(ski)
-                return token(op)
+                op = Op(name, params, *keys())
+                if verify is not None:
+                    op.token = verify.read_token()
+                return op
 
             return make_point
 
@@ -403,37 +524,58 @@ class OpGenerator:
             n = params["sort_keys"]
 
             def make_multi_get():
-                op = Op(name, params)
-                op.hash_key, op.sort_keys = hk_name(pick()), window(n)
-                return token(op)
+                op = Op(name, params, hk_names[pick()])
+                op.sort_keys = window(n)
+                if verify is not None:
+                    op.token = verify.read_token()
+                return op
 
             return make_multi_get
 
         if name == "multi_get_range":
             span = params["span"]
 
+            def range_op(hki, ski):
+                op = Op(name, params, hk_names[hki], sk_names[ski])
+                op.stop_sort_key = names.sort_key(ski + span) if span else b""
+                return op
+
+            if memoised:
+                record = space.record
+                ops = memo(lambda i: range_op(*record(i)))
+
+                def make_cached_range():
+                    return ops[choose()]
+
+                return make_cached_range
+
             def make_range():
-                hki, ski = pick()
-                op = Op(name, params)
-                op.hash_key, op.sort_key = hk_name(hki), sk_name(ski)
-                op.stop_sort_key = sk_name(ski + span) if span else b""
-                return token(op)
+                op = range_op(*pick())
+                if verify is not None:
+                    op.token = verify.read_token()
+                return op
 
             return make_range
 
         if name in ("get_sort_keys", "sort_key_count"):
+            if memoised:
+                hash_key_index = space.hash_key_index
+                ops = memo(lambda j: Op(name, params, hk_names[hash_key_index(j)]))
+
+                def make_cached_hash_key_read():
+                    return ops[choose()]
+
+                return make_cached_hash_key_read
+
             def make_hash_key_read():
-                op = Op(name, params)
-                op.hash_key = hk_name(pick())
-                return op
+                return Op(name, params, hk_names[pick()])
 
             return make_hash_key_read
 
         if name == "remove":
             def make_remove():
                 hk, sk, v = free_record(tombstone=True)
-                op = Op(name, params)
-                op.hash_key, op.sort_key = hk, sk
+                op = Op(name, params, hk, sk)
                 if verify is not None:
                     op.writes = [((hk, sk), v)]
                 return op
@@ -445,8 +587,8 @@ class OpGenerator:
 
             def make_multi_del():
                 hk, sks, versions = free_window(n, tombstone=True)
-                op = Op(name, params)
-                op.hash_key, op.sort_keys = hk, sks
+                op = Op(name, params, hk)
+                op.sort_keys = sks
                 if versions is not None:
                     op.writes = [((hk, sk), v) for sk, v in zip(sks, versions)]
                 return op
@@ -455,19 +597,18 @@ class OpGenerator:
 
         if name == "incr":
             increment = params["increment"]
-            ct_name = names.counter_key
+            ct_names = names.counter_keys
 
             def make_incr():
-                op = Op(name, params)
-                op.increment = increment
                 for _ in range(_KEY_TRIES):
                     hki, ski = pick()
-                    key = (ct_name(hki), sk_name(ski))
+                    key = (ct_names[hki], sk_names[ski])
                     if verify is None or verify.begin_incr(key):
                         break
                 else:
                     key = self._walk_free_counter()
-                op.hash_key, op.sort_key = key
+                op = Op(name, params, *key)
+                op.increment = increment
                 if verify is not None:
                     op.counter = key
                 return op
@@ -479,21 +620,21 @@ class OpGenerator:
 
             def make_rmw():
                 hk, sk, v = free_record()
-                op = Op(name, params)
-                op.hash_key, op.sort_key, op.ttl = hk, sk, ttl
-                op.value = ww.value_for(hk, sk, v, sizer(), rnd())
+                op = Op(name, params, hk, sk)
+                op.ttl = ttl
+                op.value = value_for(hk, sk, v, sizer(), rnd())
                 if verify is not None:
                     op.writes = [((hk, sk), v)]
-                return token(op)
+                    op.token = verify.read_token()
+                return op
 
             return make_rmw
 
         if name == "check_and_set":
             def make_cas():
                 hk, sk, v = free_record()
-                op = Op(name, params)
-                op.hash_key, op.sort_key = hk, sk
-                op.value = ww.value_for(hk, sk, v, sizer(), rnd())
+                op = Op(name, params, hk, sk)
+                op.value = value_for(hk, sk, v, sizer(), rnd())
                 op.ttl = 0
                 if verify is not None:
                     op.writes = [((hk, sk), v)]
@@ -505,28 +646,23 @@ class OpGenerator:
             n = params["records"]
 
             def make_batch_get():
-                records = []
-                for _ in range(n):
-                    hki, ski = pick()
-                    records.append((hk_name(hki), sk_name(ski)))
                 op = Op(name, params)
-                op.records = records
-                return token(op)
+                op.records = [keys() for _ in range(n)]
+                if verify is not None:
+                    op.token = verify.read_token()
+                return op
 
             return make_batch_get
 
-        if name == "scan":
-            def make_scan():
-                hki, ski = pick()
-                op = Op(name, params)
-                op.hash_key, op.sort_key = hk_name(hki), sk_name(ski)
-                return token(op)
-
-            return make_scan
-
         if name == "unordered_scan":
+            if memoised:
+                ops = memo(lambda _: Op(name, params))
+                return lambda: ops[0]
+
             def make_unordered_scan():
-                return token(Op(name, params))
+                op = Op(name, params)
+                op.token = verify.read_token()
+                return op
 
             return make_unordered_scan
 

@@ -10,18 +10,51 @@ mode only the worker's own hash keys (hash key index ≡ worker mod workers), so
 exactly one writer. Inserted records (``set`` with ``insert: true``) go to new hash keys after the
 data set, again interleaved by worker: insert k of worker w is hash key
 ``hash_keys + (k // sort_keys) * workers + w``, sort key ``k % sort_keys``.
+
+Names are made in the hot loop, so they are memoised: ``KeyNames.hash_keys[i]`` (likewise
+``sort_keys``, ``counter_keys``) formats a name once and then costs one dict lookup. The memos
+are bounded (:data:`CACHE_LIMIT` entries each); past that, names are formatted on every use, so a
+huge key space costs time, never unbounded memory.
 """
 from __future__ import annotations
+
+from typing import Callable
 
 HASH_PREFIX = b"hk"
 COUNTER_PREFIX = b"ct"
 SORT_PREFIX = b"sk"
 
+# Entries per memo of names and record keys: ~100 bytes each (key, value, dict slot), so a full
+# memo is ~6-10 MB. The shipped scenarios' key spaces (<= 25,000 records) fit whole; zipfian's
+# hot keys are the first ones drawn, so a larger space keeps its hot keys memoised too.
+CACHE_LIMIT = 1 << 16
+# Entries per memo of built read ops (generator.py): ~200 bytes each, ~3.5 MB when full.
+OP_CACHE_LIMIT = 1 << 14
+
+
+class KeyCache(dict):
+    """A bounded memo: ``cache[k]`` is ``make(k)``, computed once while fewer than ``limit``
+    entries are stored, recomputed on every use after that. A dict subclass because a hit is
+    then a plain subscript (no Python-level call) on the hot path."""
+
+    __slots__ = ("_make", "_limit")
+
+    def __init__(self, make: Callable, limit: int = CACHE_LIMIT):
+        super().__init__()
+        self._make = make
+        self._limit = limit
+
+    def __missing__(self, key):
+        value = self._make(key)
+        if len(self) < self._limit:
+            self[key] = value
+        return value
+
 
 class KeyNames:
     """Index -> key bytes (and back) for one data layout."""
 
-    __slots__ = ("hash_width", "sort_width", "_hk", "_ct", "_sk")
+    __slots__ = ("hash_width", "sort_width", "_hk", "_ct", "_sk", "hash_keys", "sort_keys", "counter_keys")
 
     def __init__(self, hash_keys: int, sort_keys: int):
         self.hash_width = max(8, len(str(max(hash_keys - 1, 0))))
@@ -29,6 +62,10 @@ class KeyNames:
         self._hk = HASH_PREFIX + b"%0" + str(self.hash_width).encode() + b"d"
         self._ct = COUNTER_PREFIX + b"%0" + str(self.hash_width).encode() + b"d"
         self._sk = SORT_PREFIX + b"%0" + str(self.sort_width).encode() + b"d"
+        # memoised names for the hot loop: index -> bytes
+        self.hash_keys = KeyCache(self.hash_key)
+        self.sort_keys = KeyCache(self.sort_key)
+        self.counter_keys = KeyCache(self.counter_key)
 
     def hash_key(self, index: int) -> bytes:
         return self._hk % index

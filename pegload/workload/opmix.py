@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import bisect
-from typing import Sequence
+from typing import Callable, Sequence, TypeVar
+
+T = TypeVar("T")
 
 
 class OpMix:
@@ -25,3 +27,26 @@ class OpMix:
     def pick(self, u: float) -> int:
         i = bisect.bisect_right(self._cumulative, u * self._total)
         return i if i <= self._last else self._last
+
+    def caller(self, random: Callable[[], float], makers: Sequence[Callable[[], T]]) -> Callable[[], T]:
+        """For the hot loop: a closure that draws once, picks ``makers[self.pick(u)]`` and returns
+        what it returns. It draws even for a single maker, so the rest of the random stream does
+        not depend on how many ops the mix has."""
+        if len(makers) != self._last + 1:
+            raise ValueError(f"{len(makers)} makers for {self._last + 1} weights")
+        if len(makers) == 1:
+            (only,) = makers
+
+            def call_only() -> T:
+                random()
+                return only()
+
+            return call_only
+        cumulative, total, bisect_right = self._cumulative, self._total, bisect.bisect_right
+        # u * total may round up to total: bisect then returns len(makers), which is the last one too
+        padded = (*makers, makers[-1])
+
+        def call_weighted() -> T:
+            return padded[bisect_right(cumulative, random() * total)]()
+
+        return call_weighted

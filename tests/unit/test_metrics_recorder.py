@@ -109,3 +109,37 @@ def test_floats_are_accepted_and_junk_is_rejected_without_a_trace():
     assert response.percentiles([0, 100]) == {0: 5, 100: 7}
     assert service.percentiles([0]) == {0: 7} and service.max() == 5003  # 5000 in a 4 µs slot
     assert lateness.percentiles([0, 100]) == {0: 0, 100: HIGHEST_US + 809_983}  # 1 h's slot top
+
+
+def test_record_closed_is_record_with_the_service_time_as_response_and_no_lateness():
+    samples = [(0, OK, 0), (300, OK, 40), (2047, MISS, 0), (2048, OK, 8), (987_654, "ERR_TIMEOUT", 0),
+               (HIGHEST_US, OK, 1), (HIGHEST_US + 5, OK, 0), (-4, MISS, 0), (12.7, OK, 3), (5000.0, OK, 0)]
+    closed, general = IntervalRecorder(), IntervalRecorder()
+    a, b = closed.op("run", "get"), general.op("run", "get")
+    for service, outcome, nbytes in samples:
+        a.record_closed(service, outcome, nbytes)
+        b.record(service, service, 0, outcome, nbytes)
+    a.record(900, 800, 70)  # both kinds of call may meet in one interval
+    b.record(900, 800, 70)
+    assert a.count == b.count == 11 and a.outcomes == b.outcomes == {OK: 8, MISS: 2, "ERR_TIMEOUT": 1}
+    x, y = closed.snapshot_and_reset(0, 1).ops[("run", "get")], general.snapshot_and_reset(0, 1).ops[("run", "get")]
+    assert (x.count, x.outcomes, x.nbytes, x.below, x.above) == (y.count, y.outcomes, y.nbytes, y.below, y.above)
+    assert x.below == (1, 1, 0) and x.above == (1, 1, 0)
+    for blob_x, blob_y in zip(x.hists, y.hists):
+        hx, hy = LatencyHistogram.decode(blob_x), LatencyHistogram.decode(blob_y)
+        assert hx.total == hy.total == 11 and list(hx.counts) == list(hy.counts)
+    lateness = LatencyHistogram.decode(x.hists[2])
+    assert lateness.percentiles([0, 90]) == {0: 0, 90: 0} and lateness.max() == 70
+
+
+def test_record_closed_rejects_junk_without_a_trace():
+    rec = IntervalRecorder()
+    op = rec.op("run", "get")
+    op.record_closed(10)
+    for junk in (None, "x", float("nan")):
+        with pytest.raises(TypeError, match="latencies must be numbers"):
+            op.record_closed(junk)
+    assert op.count == 1 and op.outcomes == {OK: 1}
+    e = rec.snapshot_and_reset(0, 1).ops[("run", "get")]
+    assert [LatencyHistogram.decode(b).total for b in e.hists] == [1, 1, 1]
+    assert rec.snapshot_and_reset(1, 2).ops == {}  # reset: the bulk lateness zeros too

@@ -165,3 +165,62 @@ def test_open_loop_backlog_beyond_the_drain_limit_is_counted_as_dropped():
         """), "unit.yaml")
     sent, dropped, _, _, _ = run_phase(SleepyTable(0.05), sc)
     assert dropped > 0 and sent["get"] + dropped == 100
+
+
+class DictSleepyTable(SleepyTable):
+    """SleepyTable that keeps what is written, so verification can check the reads."""
+
+    def __init__(self, delay=0.0):
+        super().__init__(delay)
+        self.data = {}
+
+    def get(self, hk, sk):
+        self._wait()
+        return self.data.get((hk, sk))
+
+    def set(self, hk, sk, value, ttl=0):
+        self._wait()
+        self.data[(hk, sk)] = value
+
+    def multi_set(self, hk, values, ttl=0):
+        self._wait()
+        for sk, v in values.items():
+            self.data[(hk, sk)] = v
+
+
+def test_closed_loop_records_one_zero_lateness_sample_per_op():
+    sc = make_scenario("{ops: 40, mix: {get: 1}}", concurrency=2)
+    _, _, _, totals, _ = run_phase(SleepyTable(0.001), sc)
+    t = totals["get"]
+    assert t.count == 40 and t.hist("lateness").total == t.hist("response").total == 40
+    assert t.hist("lateness").percentiles([100.0]) == {100.0: 0}
+
+
+def test_closed_loop_writes_are_completed_and_verified_reads_pass():
+    sc = load_scenario_text(textwrap.dedent("""\
+        workers: 1
+        concurrency: 4
+        verify: true
+        data: {hash_keys: 20, sort_keys: 5, value_size: 32}
+        phases:
+          - {ops: 400, mix: {get: 1, set: 1}}
+        """), "unit.yaml")
+    table = DictSleepyTable(0.0005)
+    ww = WorkerWorkload(sc, 0)
+    load = ww.load_generator()
+    while (op := load.next_op()) is not None:
+        table.multi_set(op.hash_key, op.values)
+        ww.complete(op, True)
+    pw = ww.phase(0)
+    intervals = []
+    runner = PhaseRunner(
+        name="run", table=table, ww=ww, next_op_factory=lambda g: pw.generator(g).next_op,
+        schedule=None, measured_ops=pw.measured_ops, concurrency=4, duration_s=None, warmup_s=0.0,
+        timeout_s=1.0, clock=PhaseClock(time.time() + 0.02), recorder=IntervalRecorder(0),
+        selfcheck=SelfCheck(), interval_s=0.25,
+        send_interval=lambda blob, check: intervals.append(IntervalSnapshot.from_bytes(blob)), failures=Failures())
+    sent, _, _ = runner.run()
+    assert sum(sent.values()) == 400 and sent["set"] > 100
+    assert sum(e.verify_errors for snap in intervals for e in snap.ops.values()) == 0
+    # every write was reported back: no key is left with a write in flight
+    assert all(ww.verify.begin_write(key) is not None for key in table.data)
