@@ -128,8 +128,11 @@ def run_cli(args) -> int:
     from .storage import StorageError
 
     try:
-        return run(cfg, _announce_json if args.ready_json else _announce_human,
+        code = run(cfg, _announce_json if args.ready_json else _announce_human,
                    stop_on_stdin_eof=args.exit_on_stdin_eof)
+        if not args.ready_json:
+            print("pegload onebox stopped", flush=True)
+        return code
     except (OSError, StorageError, ConfigError, ClusterError) as e:
         print(f"pegload onebox: {e}", file=sys.stderr)
         return 1
