@@ -104,6 +104,9 @@ class Connection:
                 self._loop.run_callback(self._flush)
         else:
             self._send(frame)
+        # libev arms timers from its cached "now", which goes stale while the process blocks
+        # outside gevent (a plain process between calls); refresh it or the timer fires early
+        self._loop.update_now()
         timer = self._loop.timer(max(deadline - _monotonic(), 0.0))
         timer.start(waiter.switch, _TIMEOUT)
         try:
@@ -143,6 +146,7 @@ class Connection:
             return
         if state is _CLOSED:
             raise ClientClosed(f"connection to {self.address} was closed", address=self.address)
+        self._loop.update_now()  # the connect and wait timers below, as in call()
         if state is _CONNECTING:
             ev = self._connected
             if not ev.wait(max(deadline - _monotonic(), 0.0)):

@@ -64,6 +64,7 @@ class MetaResolver:
         servers at most once for all concurrent callers. Raises MetaError / TableNotFound."""
         if self.closed:
             raise ClientClosed(f"table {self.table_name!r} was closed")
+        gevent.get_hub().loop.update_now()  # fresh timer base for the waits below (see Connection.call)
         cfg = self.config
         if cfg is not None and stale_version is not None and cfg.version > stale_version:
             return cfg

@@ -277,3 +277,20 @@ def test_servers_sending_host_port_fields(onebox_factory):
         assert c.init()
         assert set(c.table.config.primaries) <= set(ob.replica_addrs)
         assert c.set("hp", "s", "v") == (OK, None) and c.get("hp", "s") == (OK, b"v")
+
+
+def test_calls_after_the_process_blocked_outside_gevent_keep_their_full_timeout(onebox, hk):
+    """A plain (not monkeypatched) process that blocks between calls (time.sleep, a subprocess)
+    leaves libev's cached clock stale; a timer armed from it would fire at once and the next call
+    would time out without waiting. Regression: the interop test saw ERR_TIMEOUT after running
+    the official client in a subprocess."""
+    c = Pegasus(onebox.meta_addrs, "temp", timeout=300)
+    try:
+        assert c.init() is True
+        assert c.set(hk, "s", "v") == (OK, None)
+        time.sleep(0.6)  # blocking: twice the call timeout passes with the hub not running
+        assert c.get(hk, "s") == (OK, b"v")
+        time.sleep(0.6)
+        assert c.multi_get(hk, ["s"]) == (OK, {b"s": b"v"})
+    finally:
+        c.close()
