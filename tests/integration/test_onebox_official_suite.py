@@ -28,6 +28,10 @@ TRIAL = "import sys; from twisted.scripts.trial import run; sys.argv[0] = 'trial
 SUITE = "tests.test_basics.TestBasics"
 UNORDERED = ("test_unordered_scan_all", "test_unordered_scan_none")
 MAY_FAIL = "test_set_timeout"  # assumes a 910 KB write cannot finish in 5 ms; disabled upstream
+# Sets a 10 s TTL, waits 2 s and expects exactly 8: TTLs are whole seconds on every Pegasus
+# server, so when the set lands late in a second and the read after the next boundary it reads 7
+# (about 1-3% of runs on a busy machine). Such a failure is re-run alone, and must then pass.
+SECOND_BOUNDARY = "test_ttl_N_with_phase"
 RESULT_LINE = re.compile(r"^\s+(test_\w+) \.\.\.\s+\[(OK|FAIL|ERROR|SKIPPED|TODO|SUCCESS)\]\s*$", re.M)
 
 
@@ -55,12 +59,20 @@ def _suite_tests() -> list[str]:
     return out.split()
 
 
-def run_trial(*names: str) -> tuple[dict[str, str], str]:
+def run_trial(*names: str, rerun_boundary: bool = True) -> tuple[dict[str, str], str]:
     with tempfile.TemporaryDirectory() as cwd:
         proc = subprocess.run([sys.executable, "-c", TRIAL, *names], cwd=cwd, capture_output=True,
                               text=True, timeout=240)
     out = proc.stdout + proc.stderr
-    return dict(RESULT_LINE.findall(out)), out
+    results = dict(RESULT_LINE.findall(out))
+    if rerun_boundary and results.get(SECOND_BOUNDARY) == "FAIL" and "7 != 8" in out:
+        for _ in range(2):
+            again, again_out = run_trial(f"{SUITE}.{SECOND_BOUNDARY}", rerun_boundary=False)
+            out += f"\n--- {SECOND_BOUNDARY} re-run (second boundary) ---\n" + again_out
+            if again.get(SECOND_BOUNDARY) == "OK":
+                results[SECOND_BOUNDARY] = "OK"
+                break
+    return results, out
 
 
 @pytest.fixture(scope="module")
