@@ -2,7 +2,9 @@
 
 `pegload SCENARIO [options]` is the same as `pegload run SCENARIO [options]`.
 Each area registers its own subcommand (``register(subparsers)`` in its ``cli`` module) so that
-options live next to the code that uses them.
+options live next to the code that uses them. Only the module of the subcommand being run is
+imported: `pegload --help` imports none of them, `pegload validate` only the scenario package, so
+no command pays for another's heavy dependencies (gevent, rocksdict, the report writers).
 """
 from __future__ import annotations
 
@@ -10,14 +12,13 @@ import argparse
 import importlib
 import sys
 
-# subcommand -> module with register(subparsers); imported lazily so `pegload --help` stays fast
-# and so that no area imports another's heavy dependencies (gevent, rocksdict) by accident.
+# subcommand -> (module with register(subparsers), the one-line help of the command list)
 SUBCOMMANDS = {
-    "run": "pegload.coordinator.cli",
-    "validate": "pegload.scenario.cli",
-    "onebox": "pegload.onebox.cli",
-    "compare": "pegload.report.cli_compare",
-    "check": "pegload.report.cli_check",
+    "run": ("pegload.coordinator.cli", "run a scenario (same as `pegload SCENARIO`)"),
+    "validate": ("pegload.scenario.cli", "check scenario files without running them"),
+    "onebox": ("pegload.onebox.cli", "run the embedded Pegasus-compatible cluster in the foreground"),
+    "compare": ("pegload.report.cli_compare", "compare reports side by side"),
+    "check": ("pegload.report.cli_check", "CI gate: regressions and SLOs, exit 0/1/2"),
 }
 
 DESCRIPTION = """\
@@ -32,7 +33,8 @@ pegload: load testing and benchmarking for Apache Pegasus.
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only ``command``'s module is imported to register its full sub-parser."""
     parser = argparse.ArgumentParser(
         prog="pegload", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -40,8 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"pegload {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in SUBCOMMANDS.values():
-        importlib.import_module(module).register(subparsers)
+    for name, (module, summary) in SUBCOMMANDS.items():
+        if name == command:
+            importlib.import_module(module).register(subparsers)
+        else:  # listed for `pegload --help`; never parsed, since it is not the command
+            subparsers.add_parser(name, help=summary, add_help=False)
     return parser
 
 
@@ -50,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     # `pegload SCENARIO ...` is shorthand for `pegload run SCENARIO ...`
     if argv and not argv[0].startswith("-") and argv[0] not in SUBCOMMANDS:
         argv.insert(0, "run")
-    parser = build_parser()
+    parser = build_parser(argv[0] if argv and argv[0] in SUBCOMMANDS else None)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -192,7 +192,7 @@ def test_validate_command_exit_codes(tmp_path, capsys):
 def test_validate_is_registered_in_the_main_cli():
     from pegload.cli import SUBCOMMANDS
 
-    assert SUBCOMMANDS["validate"] == "pegload.scenario.cli"
+    assert SUBCOMMANDS["validate"][0] == "pegload.scenario.cli"
 
 
 def test_scenario_error_is_raised_not_other_exceptions_for_garbage(tmp_path):
