@@ -20,6 +20,10 @@ Main entry (``generator.py``)::
     ww.check_presence(op, hk, sk, present)
     ww.check_scanned(op, hk, sk, value)
 
+Per op (``makers``): ``MAKERS`` holds each scenario op's maker, registered with ``@makes(name)``:
+how one greenlet builds that op's requests (``Op``, in ``op.py``) from a ``MakerContext``, and
+whether unverified reads of it may be memoised.
+
 Building blocks, usable alone:
 
 - ``split``: ``split_count(total, parts)``, ``share(total, parts, i)``, ``load_share(...)``.
