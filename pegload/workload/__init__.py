@@ -35,7 +35,7 @@ Building blocks, usable alone:
 - ``values``: ``make_value(hk, sk, version, size)``, ``check_value(hk, sk, value) -> VerifyResult``,
   ``ValueSizer``, ``PayloadSource``, statuses CORRECT / STALE / CORRUPT / MISSING.
 - ``verify``: ``VerifyState`` (single-writer version bookkeeping).
-- ``opmix``: ``OpMix(weights).pick(u)``, ``.caller(random, makers)``; ``rng``: ``derive_seed``, ``make_rng``.
+- ``opmix``: ``OpMix(weights).caller(random, makers)``; ``rng``: ``derive_seed``, ``make_rng``.
 """
 from .generator import LoadGenerator, Op, OpGenerator, PhaseWorkload, WorkerWorkload
 from .pacing import OpenLoopSchedule, make_load_schedule, make_schedule
