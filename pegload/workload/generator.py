@@ -10,10 +10,11 @@
     op = gen.next_op()                             # call right before sending it
     ww.complete(op, applied)                       # after writes (a no-op for reads: needs_complete)
 
-Ops are read-only for whoever sends them: without verification, a read whose request depends
-only on its key (get, exist, ttl, multi_get_range, scan, get_sort_keys, sort_key_count,
-unordered_scan) is built once per key and handed out again (bounded memo,
-``keys.OP_CACHE_LIMIT`` ops per mix entry and phase, shared by the greenlets).
+Each op's requests are built by its maker (``makers.py``, one per op of the catalog). Ops are
+read-only for whoever sends them: without verification, a read whose request depends only on
+its key (a maker registered ``memoisable``: get, exist, scan, ...) is built once per key and
+handed out again (bounded memo, ``keys.OP_CACHE_LIMIT`` ops per mix entry and phase, shared by
+the greenlets).
 
 Reads in verification mode are judged with ``ww.check_point`` / ``check_presence`` /
 ``check_scanned`` (see ``WorkerWorkload``). Everything is deterministic for (seed, worker,

@@ -67,7 +67,7 @@ class MakerContext:
         self.name: str = spec.name
         self.params: dict = spec.params
         self.unit: str = spec.info.unit
-        self.memoised = memoised
+        self.memoised = memoised  # build one Op per key with memo() and memo_key() (see above)
         self.ww = ww
         self.verify = ww.verify  # VerifyState, or None when the scenario does not verify
         self.names = ww.names

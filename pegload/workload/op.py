@@ -25,6 +25,21 @@ class Op:
 
     __slots__ = ("name", "params", "hash_key", "sort_key", "sort_keys", "stop_sort_key", "value", "values",
                  "records", "ttl", "increment", "token", "writes", "insert", "counter")
+    name: str
+    params: dict
+    hash_key: bytes | None
+    sort_key: bytes | None
+    sort_keys: list[bytes] | None
+    stop_sort_key: bytes | None
+    value: bytes | None
+    values: dict[bytes, bytes] | None
+    records: list[tuple[bytes, bytes]] | None
+    ttl: int | None
+    increment: int | None
+    token: int
+    writes: list[tuple[tuple[bytes, bytes], int]] | None
+    insert: int
+    counter: tuple[bytes, bytes] | None
 
     def __init__(self, name: str, params: dict, hash_key: bytes | None = None, sort_key: bytes | None = None):
         self.name = name
