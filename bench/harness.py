@@ -6,6 +6,7 @@ coordinator's CPU for merging intervals.
     .venv/bin/python bench/harness.py --part worker --seconds 10 --rounds 5
     .venv/bin/python bench/harness.py --part coordinator
     .venv/bin/python bench/harness.py --part generator   # the op stream alone, in process
+    .venv/bin/python bench/harness.py --part ab --against /path/to/other/checkout --rounds 8
 
 worker: the server is pegload.client.testing's canned-reply server in its own process (it
 answers from precomputed bytes, so the client side is the bottleneck and its cost shows). The
@@ -22,6 +23,11 @@ Each reports ops/s and the CPU its process used per op (user+sys); every round r
 back to back so machine noise hits them alike. The overhead of the harness over a loop is the
 median over rounds of (harness CPU/op / loop CPU/op - 1), each ratio taken within one round.
 Goal: harness overhead <= 15% over "bare random" (the loop a user would write).
+
+ab: a change's cost to the hot path. The harness run above under this checkout and under another
+one (``--against``: e.g. main before the change, from ``git worktree add`` or ``git archive``),
+back to back in alternating order in every round; the figure is the median over rounds of
+(this CPU/op / other CPU/op - 1), so machine drift cancels as far as it can.
 
 coordinator: 8 synthetic workers x 6 ops, each op with ~2,000 latency samples per interval in
 each of the three histograms, encoded exactly as workers send them. The coordinator's path per
@@ -136,13 +142,15 @@ def bare(meta: str, seconds: float, api: str) -> dict:
     return {"ops_s": r["ops"] / r["wall_s"], "cpu_us_op": r["cpu_s"] / r["ops"] * 1e6, "cpu": r["cpu_s"] / r["wall_s"]}
 
 
-def harness(meta: str, seconds: float, tmp: str) -> dict:
+def harness(meta: str, seconds: float, tmp: str, tree: str | None = None) -> dict:
+    """`pegload run` of the bench scenario; ``tree``: run that checkout's pegload instead."""
     path = os.path.join(tmp, "bench.yaml")
     with open(path, "w") as f:
         f.write(scenario_text(seconds))
     out_dir = os.path.join(tmp, f"run-{time.monotonic_ns()}")
+    env = None if tree is None else {**os.environ, "PYTHONPATH": os.path.abspath(tree)}
     subprocess.run([sys.executable, "-m", "pegload.cli", "run", path, "--meta", meta, "--table", "temp",
-                    "--report-dir", out_dir, "--quiet"], capture_output=True, text=True, cwd=tmp)
+                    "--report-dir", out_dir, "--quiet"], capture_output=True, text=True, cwd=tmp, env=env)
     with open(os.path.join(out_dir, "summary.json")) as f:
         s = json.load(f)
     phase = {p["name"]: p for p in s["phases"]}["run"]
@@ -192,6 +200,30 @@ def worker_part(seconds: float, rounds: int) -> dict:
             "overhead_vs_random_keys": med["harness"]["cpu_us_op"] / med["bare random"]["cpu_us_op"] - 1,
             "overhead_vs_generator": med["harness"]["cpu_us_op"] / med["bare generator"]["cpu_us_op"] - 1,
             "throughput_ratio_vs_facade": med["harness"]["ops_s"] / med["bare facade"]["ops_s"]}
+
+
+def ab_part(against: str, seconds: float, rounds: int) -> dict:
+    if not os.path.isfile(os.path.join(against, "pegload", "__init__.py")):
+        raise SystemExit(f"--against {against}: not a pegload checkout (no pegload/__init__.py)")
+    trees = {"this": ROOT, "other": os.path.abspath(against)}
+    proc, meta = start_canned()
+    results: dict[str, list[dict]] = {"this": [], "other": []}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for r in range(rounds):
+                for name in (("this", "other") if r % 2 == 0 else ("other", "this")):
+                    results[name].append(harness(meta, seconds, tmp, trees[name]))
+    finally:
+        proc.kill()
+        proc.wait()
+    ratios = [t["cpu_us_op"] / o["cpu_us_op"] - 1 for t, o in zip(results["this"], results["other"])]
+    print(f"\nharness, closed loop get, {GREENLETS} greenlets, canned server, {rounds} rounds x {seconds:g} s (medians)")
+    for name, runs in results.items():
+        print(f"{name:6} {trees[name]:50} {statistics.median(x['ops_s'] for x in runs):9,.0f} ops/s "
+              f"{statistics.median(x['cpu_us_op'] for x in runs):6.2f} CPU us/op, errors {sum(x['errors'] for x in runs)}")
+    print(f"this over other, CPU per op: median {statistics.median(ratios):+.1%} "
+          f"[{', '.join(f'{x:+.0%}' for x in ratios)}]")
+    return {"trees": trees, "rounds": results, "paired": ratios, "median": statistics.median(ratios)}
 
 
 def synthetic_blobs(workers: int, ops: int, samples: int, intervals: int) -> list[list[bytes]]:
@@ -328,8 +360,9 @@ def generator_part(ops: int) -> dict:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--part", choices=("worker", "coordinator", "generator", "both"), default="both",
+    p.add_argument("--part", choices=("worker", "coordinator", "generator", "ab", "both"), default="both",
                    help="both = worker and coordinator")
+    p.add_argument("--against", metavar="DIR", help="ab: the other checkout (its root folder)")
     p.add_argument("--seconds", type=float, default=5.0, help="measured seconds per worker run")
     p.add_argument("--rounds", type=int, default=3, help="alternating rounds of the worker comparison")
     p.add_argument("--intervals", type=int, default=30, help="intervals merged in the coordinator part")
@@ -343,6 +376,10 @@ def main() -> int:
         out["coordinator"] = coordinator_part(args.intervals)
     if args.part == "generator":
         out["generator"] = generator_part(args.ops)
+    if args.part == "ab":
+        if not args.against:
+            p.error("--part ab needs --against DIR")
+        out["ab"] = ab_part(args.against, args.seconds, args.rounds)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=2)

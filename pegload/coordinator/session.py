@@ -113,8 +113,9 @@ class RunSession:
 
     def _plan_and_wait_ready(self, pool: WorkerPool, opened: OpenTarget) -> None:
         s = self.scenario
+        plan = Plan.of(s, opened.meta_addrs, opened.table)  # the validated scenario, as is
         for wid in range(s.workers):
-            pool.send(wid, Plan(wid, s.workers, s.to_dict(), opened.meta_addrs, opened.table, s.timeout_ms))
+            pool.send(wid, plan)
         ready: dict[int, Ready] = {}
         # init() tries every meta server within the client timeout; workers also import gevent
         deadline = time.monotonic() + 30.0 + 3 * s.timeout_ms / 1000.0

@@ -14,7 +14,15 @@ are both 4), while the core's exceptions carry the exact name (``ERR_TIMEOUT``,
 
 Verification: every write tells the workload whether it was applied (``ww.complete``), every
 read hands what it got to ``ww.check_*``; a verdict other than correct counts as one
-verification failure, and the first few are kept with their reason for the report.
+verification failure, and the first few are kept with their reason for the report. For most
+writes the caller reports the outcome (applied when no exception came back); an executor
+registered with ``completes_itself=True`` reports it itself, because its outcome is more than
+success (check_and_set's check may fail, incr returns a value to verify, read_modify_write sends
+two requests).
+
+Each executor is registered for its op with ``@executes(name)`` into :data:`EXECUTORS`, an
+``OpTable`` keyed by the op catalog (``pegload.scenario.ops``); importing this module fails
+naming any op of the catalog left without an executor.
 """
 from __future__ import annotations
 
@@ -23,10 +31,28 @@ from typing import Callable
 from pegload.client.scanner import ScanSpec
 from pegload.metrics import MISS, OK
 from pegload.scenario import CHECK_TYPES, FILTER_TYPES
+from pegload.scenario.ops import OpTable
 from pegload.workload import Op, VerifyResult, WorkerWorkload
 
 Result = tuple[str, int, int]
 Executor = Callable[[object, Op, WorkerWorkload, "Failures"], Result]
+
+EXECUTORS: OpTable[Executor] = OpTable("executor")
+_self_completing: set[str] = set()
+
+
+def executes(name: str, *, completes_itself: bool = False) -> Callable[[Executor], Executor]:
+    """Register the decorated function as the executor of op ``name``; ``completes_itself``: it
+    calls ``ww.complete`` itself (otherwise the caller does, for writes)."""
+
+    def register(fn: Executor) -> Executor:
+        EXECUTORS.add(name, fn)
+        if completes_itself:
+            _self_completing.add(name)
+        return fn
+
+    return register
+
 
 # the client raised: did the write land? Unknown (None) keeps verification lenient.
 APPLIED_UNKNOWN = None
@@ -49,16 +75,19 @@ class Failures:
         return 1
 
 
+@executes("set")
 def _set(t, op: Op, ww: WorkerWorkload, f: Failures) -> Result:
     t.set(op.hash_key, op.sort_key, op.value, op.ttl or 0)
     return OK, len(op.value), 0
 
 
+@executes("multi_set")
 def _multi_set(t, op: Op, ww: WorkerWorkload, f: Failures) -> Result:
     t.multi_set(op.hash_key, op.values, op.ttl or 0)
     return OK, sum(len(v) for v in op.values.values()), 0
 
 
+@executes("get")
 def _get(t, op: Op, ww: WorkerWorkload, f: Failures) -> Result:
     v = t.get(op.hash_key, op.sort_key)
     if ww.verify is None:
@@ -67,12 +96,14 @@ def _get(t, op: Op, ww: WorkerWorkload, f: Failures) -> Result:
     return (MISS, 0, bad) if v is None else (OK, len(v), bad)
 
 
+@executes("exist")
 def _exist(t, op: Op, ww: WorkerWorkload, f: Failures) -> Result:
     present = t.exist(op.hash_key, op.sort_key)
     bad = f.judge(op, op.hash_key, op.sort_key, ww.check_presence(op, op.hash_key, op.sort_key, present))
     return (OK if present else MISS), 0, bad
 
 
+@executes("ttl")
 def _ttl(t, op: Op, ww: WorkerWorkload, f: Failures) -> Result:
     ttl = t.ttl(op.hash_key, op.sort_key)
     bad = f.judge(op, op.hash_key, op.sort_key,
@@ -80,6 +111,7 @@ def _ttl(t, op: Op, ww: WorkerWorkload, f: Failures) -> Result:
     return (MISS if ttl is None else OK), 0, bad
 
 
+@executes("multi_get")
 def _multi_get(t, op: Op, ww: WorkerWorkload, f: Failures) -> Result:
     p = op.params
     r = t.multi_get(op.hash_key, op.sort_keys, max_kv_count=p["max_kv_count"],
@@ -94,6 +126,7 @@ def _multi_get(t, op: Op, ww: WorkerWorkload, f: Failures) -> Result:
     return (OK if r.kvs else MISS), sum(len(v) for v in r.kvs.values()), bad
 
 
+@executes("multi_get_range")
 def _multi_get_range(t, op: Op, ww: WorkerWorkload, f: Failures) -> Result:
     p = op.params
     r = t.multi_get_range(op.hash_key, op.sort_key, op.stop_sort_key,
@@ -108,6 +141,7 @@ def _multi_get_range(t, op: Op, ww: WorkerWorkload, f: Failures) -> Result:
     return (OK if r.kvs else MISS), sum(len(v) for v in r.kvs.values()), bad
 
 
+@executes("get_sort_keys")
 def _get_sort_keys(t, op: Op, ww: WorkerWorkload, f: Failures) -> Result:
     p = op.params
     r = t.multi_get(op.hash_key, None, max_kv_count=p["max_kv_count"], max_kv_size=p["max_kv_size"],
@@ -115,20 +149,24 @@ def _get_sort_keys(t, op: Op, ww: WorkerWorkload, f: Failures) -> Result:
     return (OK if r.kvs else MISS), 0, 0
 
 
+@executes("sort_key_count")
 def _sort_key_count(t, op: Op, ww: WorkerWorkload, f: Failures) -> Result:
     return (OK if t.sort_key_count(op.hash_key) else MISS), 0, 0
 
 
+@executes("remove")
 def _remove(t, op: Op, ww: WorkerWorkload, f: Failures) -> Result:
     t.remove(op.hash_key, op.sort_key)
     return OK, 0, 0
 
 
+@executes("multi_del")
 def _multi_del(t, op: Op, ww: WorkerWorkload, f: Failures) -> Result:
     t.multi_del(op.hash_key, op.sort_keys)
     return OK, 0, 0
 
 
+@executes("batch_get")
 def _batch_get(t, op: Op, ww: WorkerWorkload, f: Failures) -> Result:
     values = t.batch_get(op.records)
     bad, nbytes, hits = 0, 0, 0
@@ -166,20 +204,21 @@ def _drain(scanners, limit: int, op: Op, ww: WorkerWorkload, f: Failures, no_val
     return (OK if read else MISS), nbytes, bad
 
 
+@executes("scan")
 def _scan(t, op: Op, ww: WorkerWorkload, f: Failures) -> Result:
     p = op.params
     scanner = t.scanner(op.hash_key, op.sort_key, b"", _scan_spec(p))
     return _drain([scanner], p["records"], op, ww, f, p["no_value"])
 
 
+@executes("unordered_scan")
 def _unordered_scan(t, op: Op, ww: WorkerWorkload, f: Failures) -> Result:
     p = op.params
     scanners = t.unordered_scanners(p["split"], _scan_spec(p))
     return _drain(scanners, p["records"], op, ww, f, p["no_value"])
 
 
-# Writes report whether they landed to the workload themselves (their success is not the
-# only outcome: check_and_set's check may fail, incr returns a value to verify).
+@executes("incr", completes_itself=True)
 def _incr(t, op: Op, ww: WorkerWorkload, f: Failures) -> Result:
     try:
         new_value = t.incr(op.hash_key, op.sort_key, op.increment, 0)
@@ -190,6 +229,7 @@ def _incr(t, op: Op, ww: WorkerWorkload, f: Failures) -> Result:
     return OK, 0, bad
 
 
+@executes("check_and_set", completes_itself=True)
 def _check_and_set(t, op: Op, ww: WorkerWorkload, f: Failures) -> Result:
     p = op.params
     try:
@@ -202,6 +242,7 @@ def _check_and_set(t, op: Op, ww: WorkerWorkload, f: Failures) -> Result:
     return (OK, len(op.value), 0) if r.set_succeed else (MISS, 0, 0)
 
 
+@executes("read_modify_write", completes_itself=True)
 def _read_modify_write(t, op: Op, ww: WorkerWorkload, f: Failures) -> Result:
     try:
         v = t.get(op.hash_key, op.sort_key)
@@ -218,12 +259,6 @@ def _read_modify_write(t, op: Op, ww: WorkerWorkload, f: Failures) -> Result:
     return OK, len(op.value) + (len(v) if v else 0), bad
 
 
-EXECUTORS: dict[str, Executor] = {
-    "set": _set, "multi_set": _multi_set, "get": _get, "exist": _exist, "ttl": _ttl,
-    "multi_get": _multi_get, "multi_get_range": _multi_get_range, "get_sort_keys": _get_sort_keys,
-    "sort_key_count": _sort_key_count, "remove": _remove, "multi_del": _multi_del,
-    "batch_get": _batch_get, "scan": _scan, "unordered_scan": _unordered_scan, "incr": _incr,
-    "check_and_set": _check_and_set, "read_modify_write": _read_modify_write,
-}
-# ops whose executor calls ww.complete itself; for the others the caller does it
-SELF_COMPLETING = frozenset(("incr", "check_and_set", "read_modify_write"))
+# ops whose executor calls ww.complete itself; for the other writes the caller does it
+SELF_COMPLETING = frozenset(_self_completing)
+EXECUTORS.check_complete()

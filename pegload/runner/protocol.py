@@ -8,13 +8,13 @@ A frame on the wire::
     u32 body_length | u32 header_length | header (UTF-8 JSON object with "type") | blob
 
 The JSON header carries the message fields; ``blob`` carries the one binary field a message may
-have (an encoded interval snapshot), so histograms are never base64-inflated twice.
+have (an encoded interval snapshot, or the plan's scenario), so it is never base64-inflated.
 
 Conversation (one TCP connection per worker, on 127.0.0.1)::
 
     worker                         coordinator
     Hello(worker_id, token, pid) ->
-                                <- Plan(...)              the worker's share of the work
+                                <- Plan(scenario, target)  the validated scenario and the target
     Ready(fingerprint) | InitFailed(reason) ->            after client.init(): start barrier
                                 <- StartPhase(index, start_at)   same wall-clock start for all
     Interval(phase, blob, selfcheck) ->              every second of the phase
@@ -26,9 +26,13 @@ Conversation (one TCP connection per worker, on 127.0.0.1)::
 from __future__ import annotations
 
 import json
+import pickle
 import struct
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from pegload.scenario import Scenario
 
 _LEN = struct.Struct(">II")
 MAX_FRAME = 64 * 1024 * 1024  # far above any interval snapshot; guards against a garbage peer
@@ -61,16 +65,28 @@ class Hello(Message):
 
 @dataclass(frozen=True)
 class Plan(Message):
-    """Everything a worker needs: the effective scenario (plain data), its share, the target."""
+    """Everything a worker needs: the validated scenario, the target, the interval length.
+
+    The scenario travels as the typed ``Scenario`` itself (pickled into ``blob``: build with
+    ``Plan.of``, read with ``plan.scenario()``), so the worker uses it as the coordinator
+    validated it, with no second parse or validation. Pickle is safe here: both ends are the
+    same pegload, the worker is the coordinator's child, and it reads only from the loopback
+    connection it opened to the coordinator itself."""
 
     TYPE: ClassVar[str] = "plan"
-    worker_id: int
-    worker_count: int
-    scenario: dict[str, Any]
     meta_addrs: list[str]
     table: str
     timeout_ms: int
     interval_s: float = 1.0
+    blob: bytes = b""  # pickle of the validated pegload.scenario.Scenario
+
+    @classmethod
+    def of(cls, scenario: Scenario, meta_addrs: list[str], table: str, interval_s: float = 1.0) -> Plan:
+        return cls(list(meta_addrs), table, scenario.timeout_ms, interval_s,
+                   pickle.dumps(scenario, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def scenario(self) -> Scenario:
+        return pickle.loads(self.blob)
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,6 @@ from pegload.runner.protocol import (FrameReader, Hello, InitFailed, Interval, M
                                      ProtocolError, Ready, Shutdown, StartPhase, StopPhase, WorkerFailed,
                                      encode)
 from pegload.runner.selfcheck import SelfCheck
-from pegload.scenario import scenario_from_dict
 from pegload.workload import WorkerWorkload
 
 LOAD_PHASE_INDEX = -1  # same convention as pegload.coordinator.phases
@@ -83,7 +82,7 @@ class Worker:
         if not isinstance(plan, Plan):
             return 3
         self.plan = plan
-        self.scenario = scenario_from_dict(plan.scenario)
+        self.scenario = plan.scenario()  # validated by the coordinator: used as is
         self.ww = WorkerWorkload(self.scenario, self.worker_id)
         if not self._init_client(plan):
             return 2

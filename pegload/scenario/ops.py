@@ -7,11 +7,25 @@ documented there).
 
 Key units: ``record`` ops pick one (hash key, sort key) record; ``hash_key`` ops pick a hash key
 (and a window of sort keys where they need several); ``table`` ops pick no key.
+
+An op is defined once per layer, each layer keyed by the names of ``OPS`` (the layering of
+docs/architecture.md keeps the parts apart: scenario and workload are pure, only the runner
+talks to the client):
+
+- here: its ``OpInfo`` (parameters and their validation, key unit, whether it writes);
+- ``pegload.workload.makers``: its maker (how a greenlet builds its requests) and whether its
+  requests depend on the key alone, so that unverified reads can be memoised;
+- ``pegload.runner.ops``: its executor (the client calls, outcome, verification) and whether the
+  executor reports the write's outcome to the workload itself.
+
+Both higher layers collect their parts in an :class:`OpTable`, which refuses a part for an
+unknown op or a second part for one op, and whose ``check_complete()`` (run when the module is
+imported) names any op left without its part.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 # CAS check types by their protocol number; the wire enum name is "CT_" + name.upper().
 CHECK_TYPES = {
@@ -120,3 +134,29 @@ OPS: dict[str, OpInfo] = {
 }
 OP_NAMES: tuple[str, ...] = tuple(OPS)
 WRITE_OPS = frozenset(name for name, op in OPS.items() if op.writes)
+
+
+P = TypeVar("P")
+
+
+class OpTable(dict[str, P], Generic[P]):
+    """One layer's part of every op (the workload's makers, the runner's executors), keyed by the
+    names of :data:`OPS`. ``what`` names the part in errors ("executor")."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__()
+        self.what = what
+
+    def add(self, name: str, part: P) -> None:
+        if name not in OPS:
+            raise ValueError(f"{self.what} for {name!r}, which is not an operation of pegload.scenario.ops.OPS")
+        if name in self:
+            raise ValueError(f"a second {self.what} for operation {name!r}")
+        self[name] = part
+
+    def check_complete(self) -> None:
+        """Raise naming every op of OPS without a part here (an op added to the catalog only)."""
+        missing = [name for name in OPS if name not in self]
+        if missing:
+            raise RuntimeError(f"operation(s) {', '.join(missing)} have no {self.what}: every op of "
+                               f"pegload.scenario.ops.OPS needs one (see docs/architecture.md, adding an op)")

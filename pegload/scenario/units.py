@@ -50,13 +50,6 @@ def parse_size(value) -> int:
     raise ValueError(f"expected a size in bytes like 100, 4KiB or 1MB, got {describe(value)}")
 
 
-def format_duration(seconds: float) -> str:
-    """Short human form used in messages: 0.5 -> '500ms', 30 -> '30s'."""
-    if seconds < 1:
-        return f"{seconds * 1000:g}ms"
-    return f"{seconds:g}s"
-
-
 def describe(value) -> str:
     """A value and its YAML type for error messages: "'abc' (a string)"."""
     if value is None:

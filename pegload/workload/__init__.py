@@ -20,6 +20,10 @@ Main entry (``generator.py``)::
     ww.check_presence(op, hk, sk, present)
     ww.check_scanned(op, hk, sk, value)
 
+Per op (``makers``): ``MAKERS`` holds each scenario op's maker, registered with ``@makes(name)``:
+how one greenlet builds that op's requests (``Op``, in ``op.py``) from a ``MakerContext``, and
+whether unverified reads of it may be memoised.
+
 Building blocks, usable alone:
 
 - ``split``: ``split_count(total, parts)``, ``share(total, parts, i)``, ``load_share(...)``.
@@ -31,7 +35,7 @@ Building blocks, usable alone:
 - ``values``: ``make_value(hk, sk, version, size)``, ``check_value(hk, sk, value) -> VerifyResult``,
   ``ValueSizer``, ``PayloadSource``, statuses CORRECT / STALE / CORRUPT / MISSING.
 - ``verify``: ``VerifyState`` (single-writer version bookkeeping).
-- ``opmix``: ``OpMix(weights).pick(u)``, ``.caller(random, makers)``; ``rng``: ``derive_seed``, ``make_rng``.
+- ``opmix``: ``OpMix(weights).caller(random, makers)``; ``rng``: ``derive_seed``, ``make_rng``.
 """
 from .generator import LoadGenerator, Op, OpGenerator, PhaseWorkload, WorkerWorkload
 from .pacing import OpenLoopSchedule, make_load_schedule, make_schedule

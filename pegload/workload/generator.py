@@ -10,10 +10,11 @@
     op = gen.next_op()                             # call right before sending it
     ww.complete(op, applied)                       # after writes (a no-op for reads: needs_complete)
 
-Ops are read-only for whoever sends them: without verification, a read whose request depends
-only on its key (get, exist, ttl, multi_get_range, scan, get_sort_keys, sort_key_count,
-unordered_scan) is built once per key and handed out again (bounded memo,
-``keys.OP_CACHE_LIMIT`` ops per mix entry and phase, shared by the greenlets).
+Each op's requests are built by its maker (``makers.py``, one per op of the catalog). Ops are
+read-only for whoever sends them: without verification, a read whose request depends only on
+its key (a maker registered ``memoisable``: get, exist, scan, ...) is built once per key and
+handed out again (bounded memo, ``keys.OP_CACHE_LIMIT`` ops per mix entry and phase, shared by
+the greenlets).
 
 Reads in verification mode are judged with ``ww.check_point`` / ``check_presence`` /
 ``check_scanned`` (see ``WorkerWorkload``). Everything is deterministic for (seed, worker,
@@ -22,72 +23,20 @@ insert, and keys skipped because a write to them was in flight (verification mod
 """
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 from pegload.scenario.ops import OPS
 
 from .choosers import HotspotChooser, LatestChooser, SequentialChooser, UniformChooser, ZipfianChooser
-from .keys import CACHE_LIMIT, OP_CACHE_LIMIT, InsertLog, KeyCache, KeyNames, KeySpace
+from .keys import OP_CACHE_LIMIT, InsertLog, KeyCache, KeyNames, KeySpace
+from .makers import MAKERS, MakerContext
+from .op import Op
 from .opmix import OpMix
 from .pacing import OpenLoopSchedule, make_load_schedule, make_schedule
 from .rng import derive_seed, make_rng
 from .split import load_share, share
 from .values import PayloadSource, ValueSizer, VerifyResult, check_value, make_value
 from .verify import VerifyState
-
-_KEY_TRIES = 16  # random picks before the verification-mode fallback walks to a free key
-# reads whose request is a function of the key alone: without verification (no read token) one
-# Op per key serves every greenlet of the phase
-_MEMOISED_READS = frozenset(("get", "exist", "ttl", "scan", "multi_get_range", "get_sort_keys", "sort_key_count",
-                             "unordered_scan"))
-
-
-class Op:
-    """One request to send. ``name`` is the op (see pegload.scenario.ops) and ``params`` its
-    static parameters from the scenario (max_kv_count, check_type, records, ...). Fields an op
-    does not use are None:
-
-    - ``hash_key``, ``sort_key``: the record (set, get, exist, ttl, remove, incr, check_and_set,
-      read_modify_write: get it, then set ``value``),
-      the start of a range/scan (multi_get_range, scan), or just ``hash_key`` (multi_get,
-      multi_set, multi_del, get_sort_keys, sort_key_count)
-    - ``sort_keys``: list of sort keys (multi_get, multi_del; multi_set's order)
-    - ``stop_sort_key``: multi_get_range's exclusive stop (b"" = to the end of the hash key)
-    - ``value`` (set, check_and_set), ``values`` {sort_key: value} (multi_set), ``ttl`` seconds
-    - ``records``: [(hash_key, sort_key), ...] (batch_get)
-    - ``increment``: incr's amount
-    - verification bookkeeping (``token``, ``writes``, ``insert``, ``counter``): leave it to
-      ``WorkerWorkload.complete`` / ``check_*``.
-
-    Read-only once generated: the generator may hand out the same read op again (see the module
-    docstring).
-    """
-
-    __slots__ = ("name", "params", "hash_key", "sort_key", "sort_keys", "stop_sort_key", "value", "values",
-                 "records", "ttl", "increment", "token", "writes", "insert", "counter")
-
-    def __init__(self, name: str, params: dict, hash_key: bytes | None = None, sort_key: bytes | None = None):
-        self.name = name
-        self.params = params
-        self.hash_key = hash_key
-        self.sort_key = sort_key
-        self.sort_keys = self.stop_sort_key = None
-        self.value = self.values = self.records = self.ttl = self.increment = None
-        self.token = -1  # read token (verification mode)
-        self.writes = None  # [(key, version), ...] begun (verification mode)
-        self.insert = -1  # insert number for `set` with insert: true
-        self.counter = None  # counter key reserved by incr (verification mode)
-
-    def __repr__(self) -> str:
-        fields = {k: getattr(self, k) for k in ("hash_key", "sort_key", "sort_keys", "stop_sort_key", "records", "ttl", "increment")
-                  if getattr(self, k) is not None}
-        if self.value is not None:
-            fields["value"] = f"<{len(self.value)} bytes>"
-        if self.values is not None:
-            fields["values"] = f"<{len(self.values)} values>"
-        return f"Op({self.name}, {fields})"
-
 
 class WorkerWorkload:
     """The workload state of one worker process: key names, its key space, inserts, and (in
@@ -308,26 +257,35 @@ class PhaseWorkload:
 class OpGenerator:
     """The op stream of one greenlet in one phase: weighted op choice, key choice, values.
 
-    ``next_op()`` runs once per op, so each mix entry gets a *maker* closure specialised at
-    construction for its op, key distribution and mode (verification or not), with names,
-    record keys and non-verified read ops memoised (``keys.KeyCache``). The draws from the
-    greenlet's random stream are the same whichever path builds the op: one for the mix, then the
-    key chooser's, then the op's own (window start, value size, payload offset)."""
+    ``next_op()`` runs once per op, so each mix entry gets a *maker* closure (its op's maker in
+    ``makers.MAKERS``) specialised at construction for its op, key distribution and mode
+    (verification or not), with names, record keys and non-verified read ops memoised
+    (``keys.KeyCache``). The draws from the greenlet's random stream are the same whichever path
+    builds the op: one for the mix, then the key chooser's, then the op's own (window start,
+    value size, payload offset)."""
 
     def __init__(self, pw: PhaseWorkload, greenlet: int):
         ww, sc = pw.ww, pw.ww.scenario
         self.ww = ww
         self.greenlet = greenlet
+        self.concurrency = sc.concurrency
         self.rng = make_rng(sc.seed, "phase", pw.index, ww.worker, greenlet)
         self._random = self.rng.random
         self._sizer = ValueSizer(sc.data.value_size, self._random)
-        self._makers = [self._maker(pw, entry, spec, greenlet, sc.concurrency)
-                        for entry, spec in enumerate(pw.phase.mix)]
+        self._makers = [self._maker(pw, entry, spec) for entry, spec in enumerate(pw.phase.mix)]
         # next_op() -> Op: the mix's closure itself, so a call costs no method dispatch
         self.next_op: Callable[[], Op] = OpMix([op.weight for op in pw.phase.mix]).caller(self._random, self._makers)
 
-    # --- key choice ----------------------------------------------------------------------------
-    def _chooser(self, keys, n: int, greenlet: int, concurrency: int):
+    def _maker(self, pw: PhaseWorkload, entry: int, spec) -> Callable[[], Op]:
+        maker = MAKERS[spec.name]
+        # latest keys follow the inserts: the record behind a rank moves, so nothing is memoised
+        memoised = (self.ww.verify is None and maker.memoisable
+                    and (spec.keys is None or spec.keys.distribution != "latest"))
+        return maker.build(MakerContext(self, pw, entry, spec, memoised))
+
+    # --- key choice (for the makers, through MakerContext) --------------------------------------
+    def chooser(self, keys, n: int) -> Callable[[], int]:
+        """() -> an index in [0, n) drawn by the key distribution ``keys`` (not ``latest``)."""
         ww, sc = self.ww, self.ww.scenario
         d = keys.distribution
         if d == "uniform":
@@ -338,11 +296,11 @@ class OpGenerator:
             return HotspotChooser(n, keys.hot_fraction, keys.hot_ops, self._random).next
         if d == "sequential":
             if ww.space.owned:  # the space is already this worker's
-                return SequentialChooser(n, greenlet, concurrency).next
-            return SequentialChooser(n, ww.worker * concurrency + greenlet, ww.workers * concurrency).next
+                return SequentialChooser(n, self.greenlet, self.concurrency).next
+            return SequentialChooser(n, ww.worker * self.concurrency + self.greenlet, ww.workers * self.concurrency).next
         raise ValueError(f"no chooser for distribution {d!r} over {n} items")
 
-    def _record_picker(self, keys, greenlet, concurrency):
+    def record_picker(self, keys) -> Callable[[], tuple[int, int]]:
         """() -> (hash key index, sort key index)."""
         ww = self.ww
         space, inserts = ww.space, ww.inserts
@@ -357,316 +315,32 @@ class OpGenerator:
                 return space.record(space.records - 1 - (rank - acked))
 
             return pick_latest
-        choose = self._chooser(keys, space.records, greenlet, concurrency)
+        choose = self.chooser(keys, space.records)
         record = space.record
         return lambda: record(choose())
 
-    def _record_keys(self, keys, greenlet, concurrency):
+    def record_keys(self, keys) -> Callable[[], tuple[bytes, bytes]]:
         """() -> (hash key, sort key) names of a record."""
         ww = self.ww
         if keys.distribution == "latest":  # records beyond the data set: not indices of the space
             hk_names, sk_names = ww.names.hash_keys, ww.names.sort_keys
-            pick = self._record_picker(keys, greenlet, concurrency)
+            pick = self.record_picker(keys)
 
             def latest_keys():
                 hki, ski = pick()
                 return hk_names[hki], sk_names[ski]
 
             return latest_keys
-        choose = self._chooser(keys, ww.space.records, greenlet, concurrency)
+        choose = self.chooser(keys, ww.space.records)
         record_keys = ww.record_keys
         return lambda: record_keys[choose()]
 
-    def _hash_key_picker(self, keys, greenlet, concurrency):
+    def hash_key_picker(self, keys) -> Callable[[], int]:
         """() -> hash key index."""
         space = self.ww.space
-        choose = self._chooser(keys, space.hash_keys, greenlet, concurrency)
+        choose = self.chooser(keys, space.hash_keys)
         index = space.hash_key_index
         return lambda: index(choose())
-
-    # --- op makers -------------------------------------------------------------------------------
-    def _maker(self, pw: PhaseWorkload, entry: int, spec, greenlet: int, concurrency: int):
-        ww = self.ww
-        name, params, unit = spec.name, spec.params, spec.info.unit
-        names, verify, rnd = ww.names, ww.verify, self._random
-        hk_names, sk_names = names.hash_keys, names.sort_keys
-        space = ww.space
-        sort_keys_total = ww.scenario.data.sort_keys
-        sizer = self._sizer.next
-        value_for = ww.value_maker()
-        trunc = math.trunc
-        # Key choice, built as the op needs it: choose() -> an index of the key space (memoised
-        # reads: the memo's key), keys() -> (hash key, sort key) names, pick() -> indices.
-        memoised = (verify is None and name in _MEMOISED_READS
-                    and (spec.keys is None or spec.keys.distribution != "latest"))
-        keys = choose = pick = None
-        if memoised:
-            if unit != "table":
-                n = space.hash_keys if unit == "hash_key" else space.records
-                choose = self._chooser(spec.keys, n, greenlet, concurrency)
-        elif unit == "record":
-            if name in ("multi_get_range", "incr"):  # they need the indices, not just the names
-                pick = self._record_picker(spec.keys, greenlet, concurrency)
-            else:
-                keys = self._record_keys(spec.keys, greenlet, concurrency)
-        elif unit == "hash_key":
-            pick = self._hash_key_picker(spec.keys, greenlet, concurrency)
-
-        def memo(make):
-            """Non-verified reads: one Op per key index, shared by the phase's greenlets."""
-            return pw.read_ops(entry, make)
-
-        # window(n): n consecutive sort keys of a hash key from a random start, wrapping at its end
-        if name in ("multi_set", "multi_get", "multi_del") and sort_keys_total <= CACHE_LIMIT:
-            ring, total_f = ww.sort_key_ring(), float(sort_keys_total)
-
-            def window(n):
-                start = trunc(rnd() * total_f)  # == int(rnd() * sort_keys_total)
-                return ring[start:start + n]
-        else:
-            def window(n):
-                start = int(rnd() * sort_keys_total)
-                return [sk_names[(start + x) % sort_keys_total] for x in range(n)]
-
-        def free_record(tombstone=False):
-            """Pick a record; in verification mode one with no write in flight (versioned)."""
-            if verify is None:
-                hk, sk = keys()
-                return hk, sk, 0
-            for _ in range(_KEY_TRIES):
-                key = keys()
-                v = verify.begin_write(key, tombstone)
-                if v is not None:
-                    return key[0], key[1], v
-            return self._walk_free_record(tombstone)
-
-        def free_window(n, tombstone=False):
-            if verify is None:
-                return hk_names[pick()], window(n), None
-            for _ in range(_KEY_TRIES):
-                hk = hk_names[pick()]
-                sks = window(n)
-                versions = verify.begin_writes([(hk, sk) for sk in sks], tombstone)
-                if versions is not None:
-                    return hk, sks, versions
-            return self._walk_free_window(window(n), tombstone)
-
-        if name == "set":
-            ttl, insert = params["ttl"], params["insert"]
-            inserts = ww.inserts
-
-            if insert:
-                def make_insert():
-                    k = inserts.issue()
-                    hki, ski = inserts.record(k)
-                    hk, sk = hk_names[hki], sk_names[ski]
-                    v = verify.begin_write((hk, sk)) if verify is not None else 0
-                    op = Op(name, params, hk, sk)
-                    op.insert = k
-                    op.ttl = ttl
-                    op.value = value_for(hk, sk, v, sizer(), rnd())
-                    if verify is not None:
-                        op.writes = [((hk, sk), v)]
-                    return op
-
-                return make_insert
-
-            def make_set():
-                hk, sk, v = free_record()
-                op = Op(name, params, hk, sk)
-                op.ttl = ttl
-                op.value = value_for(hk, sk, v, sizer(), rnd())
-                if verify is not None:
-                    op.writes = [((hk, sk), v)]
-                return op
-
-            return make_set
-
-        if name == "multi_set":
-            n, ttl = params["sort_keys"], params["ttl"]
-
-            def make_multi_set():
-                hk, sks, versions = free_window(n)
-                op = Op(name, params, hk)
-                op.sort_keys, op.ttl = sks, ttl
-                op.values = {sk: value_for(hk, sk, versions[i] if versions else 0, sizer(), rnd())
-                             for i, sk in enumerate(sks)}
-                if versions is not None:
-                    op.writes = [((hk, sk), v) for sk, v in zip(sks, versions)]
-                return op
-
-            return make_multi_set
-
-        if name in ("get", "exist", "ttl", "scan"):
-            if memoised:
-                record = space.record
-
-                def read_op(i):
-                    hki, ski = record(i)
-                    return Op(name, params, hk_names[hki], sk_names[ski])
-
-                ops = memo(read_op)
-
-                def make_cached_read():
-                    return ops[choose()]
-
-                return make_cached_read
-
-            def make_point():
-                op = Op(name, params, *keys())
-                if verify is not None:
-                    op.token = verify.read_token()
-                return op
-
-            return make_point
-
-        if name == "multi_get":
-            n = params["sort_keys"]
-
-            def make_multi_get():
-                op = Op(name, params, hk_names[pick()])
-                op.sort_keys = window(n)
-                if verify is not None:
-                    op.token = verify.read_token()
-                return op
-
-            return make_multi_get
-
-        if name == "multi_get_range":
-            span = params["span"]
-
-            def range_op(hki, ski):
-                op = Op(name, params, hk_names[hki], sk_names[ski])
-                op.stop_sort_key = names.sort_key(ski + span) if span else b""
-                return op
-
-            if memoised:
-                record = space.record
-                ops = memo(lambda i: range_op(*record(i)))
-
-                def make_cached_range():
-                    return ops[choose()]
-
-                return make_cached_range
-
-            def make_range():
-                op = range_op(*pick())
-                if verify is not None:
-                    op.token = verify.read_token()
-                return op
-
-            return make_range
-
-        if name in ("get_sort_keys", "sort_key_count"):
-            if memoised:
-                hash_key_index = space.hash_key_index
-                ops = memo(lambda j: Op(name, params, hk_names[hash_key_index(j)]))
-
-                def make_cached_hash_key_read():
-                    return ops[choose()]
-
-                return make_cached_hash_key_read
-
-            def make_hash_key_read():
-                return Op(name, params, hk_names[pick()])
-
-            return make_hash_key_read
-
-        if name == "remove":
-            def make_remove():
-                hk, sk, v = free_record(tombstone=True)
-                op = Op(name, params, hk, sk)
-                if verify is not None:
-                    op.writes = [((hk, sk), v)]
-                return op
-
-            return make_remove
-
-        if name == "multi_del":
-            n = params["sort_keys"]
-
-            def make_multi_del():
-                hk, sks, versions = free_window(n, tombstone=True)
-                op = Op(name, params, hk)
-                op.sort_keys = sks
-                if versions is not None:
-                    op.writes = [((hk, sk), v) for sk, v in zip(sks, versions)]
-                return op
-
-            return make_multi_del
-
-        if name == "incr":
-            increment = params["increment"]
-            ct_names = names.counter_keys
-
-            def make_incr():
-                for _ in range(_KEY_TRIES):
-                    hki, ski = pick()
-                    key = (ct_names[hki], sk_names[ski])
-                    if verify is None or verify.begin_incr(key):
-                        break
-                else:
-                    key = self._walk_free_counter()
-                op = Op(name, params, *key)
-                op.increment = increment
-                if verify is not None:
-                    op.counter = key
-                return op
-
-            return make_incr
-
-        if name == "read_modify_write":
-            ttl = params["ttl"]
-
-            def make_rmw():
-                hk, sk, v = free_record()
-                op = Op(name, params, hk, sk)
-                op.ttl = ttl
-                op.value = value_for(hk, sk, v, sizer(), rnd())
-                if verify is not None:
-                    op.writes = [((hk, sk), v)]
-                    op.token = verify.read_token()
-                return op
-
-            return make_rmw
-
-        if name == "check_and_set":
-            def make_cas():
-                hk, sk, v = free_record()
-                op = Op(name, params, hk, sk)
-                op.value = value_for(hk, sk, v, sizer(), rnd())
-                op.ttl = 0
-                if verify is not None:
-                    op.writes = [((hk, sk), v)]
-                return op
-
-            return make_cas
-
-        if name == "batch_get":
-            n = params["records"]
-
-            def make_batch_get():
-                op = Op(name, params)
-                op.records = [keys() for _ in range(n)]
-                if verify is not None:
-                    op.token = verify.read_token()
-                return op
-
-            return make_batch_get
-
-        if name == "unordered_scan":
-            if memoised:
-                ops = memo(lambda _: Op(name, params))
-                return lambda: ops[0]
-
-            def make_unordered_scan():
-                op = Op(name, params)
-                op.token = verify.read_token()
-                return op
-
-            return make_unordered_scan
-
-        raise ValueError(f"no generator for operation {name!r}")
 
     # --- verification fallbacks: walk the worker's hash keys for one without a write in flight --
     def _walk_hash_keys(self):
@@ -675,7 +349,7 @@ class OpGenerator:
         for j in range(space.hash_keys):
             yield self.ww.names.hash_key(space.hash_key_index((start + j) % space.hash_keys))
 
-    def _walk_free_record(self, tombstone: bool):
+    def walk_free_record(self, tombstone: bool):
         sk = self.ww.names.sort_key(int(self._random() * self.ww.scenario.data.sort_keys))
         for hk in self._walk_hash_keys():
             v = self.ww.verify.begin_write((hk, sk), tombstone)
@@ -683,14 +357,14 @@ class OpGenerator:
                 return hk, sk, v
         raise RuntimeError("verification: every key of this worker has a write in flight (more greenlets than hash keys?)")
 
-    def _walk_free_window(self, sks, tombstone: bool):
+    def walk_free_window(self, sks, tombstone: bool):
         for hk in self._walk_hash_keys():
             versions = self.ww.verify.begin_writes([(hk, sk) for sk in sks], tombstone)
             if versions is not None:
                 return hk, sks, versions
         raise RuntimeError("verification: every hash key of this worker has a write in flight (more greenlets than hash keys?)")
 
-    def _walk_free_counter(self):
+    def walk_free_counter(self):
         sk = self.ww.names.sort_key(int(self._random() * self.ww.scenario.data.sort_keys))
         for hk in self._walk_hash_keys():
             key = (b"ct" + hk[2:], sk)

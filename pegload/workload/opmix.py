@@ -8,8 +8,8 @@ T = TypeVar("T")
 
 
 class OpMix:
-    """``pick(u)`` with u uniform in [0, 1) returns the index of an entry with probability
-    weight / sum(weights)."""
+    """Weights of a phase's mix entries: ``caller`` picks entry i with probability
+    weight_i / sum(weights)."""
 
     __slots__ = ("_cumulative", "_total", "_last")
 
@@ -24,14 +24,11 @@ class OpMix:
         self._total = total
         self._last = len(weights) - 1
 
-    def pick(self, u: float) -> int:
-        i = bisect.bisect_right(self._cumulative, u * self._total)
-        return i if i <= self._last else self._last
-
     def caller(self, random: Callable[[], float], makers: Sequence[Callable[[], T]]) -> Callable[[], T]:
-        """For the hot loop: a closure that draws once, picks ``makers[self.pick(u)]`` and returns
-        what it returns. It draws even for a single maker, so the rest of the random stream does
-        not depend on how many ops the mix has."""
+        """For the hot loop: a closure that draws u uniform in [0, 1) once, calls the first maker
+        whose cumulative weight exceeds u x total and returns what it returns. It draws even for
+        a single maker, so the rest of the random stream does not depend on how many ops the mix
+        has."""
         if len(makers) != self._last + 1:
             raise ValueError(f"{len(makers)} makers for {self._last + 1} weights")
         if len(makers) == 1:

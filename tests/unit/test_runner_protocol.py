@@ -9,8 +9,7 @@ from pegload.runner.protocol import (MESSAGE_TYPES, FrameReader, Hello, InitFail
 
 SAMPLES = [
     Hello(1, "tok", 4242),
-    Plan(0, 2, {"name": "s", "phases": [{"name": "run", "mix": {"get": {"weight": 1}}}]},
-         ["127.0.0.1:34601", "127.0.0.1:34602"], "temp", 1000, 1.0),
+    Plan(["127.0.0.1:34601", "127.0.0.1:34602"], "temp", 1000, 1.0, b"\x80\x05pickled scenario"),
     Ready(1, {"app_id": 3, "partition_count": 8, "replica_servers": ["127.0.0.1:34801"]}),
     InitFailed(0, "table 'nope' does not exist"),
     StartPhase(-1, 1_700_000_000.25),
