@@ -25,6 +25,9 @@ Conversation (one TCP connection per worker, on 127.0.0.1)::
 """
 from __future__ import annotations
 
+import dataclasses
+import enum
+import io
 import json
 import pickle
 import struct
@@ -69,9 +72,10 @@ class Plan(Message):
 
     The scenario travels as the typed ``Scenario`` itself (pickled into ``blob``: build with
     ``Plan.of``, read with ``plan.scenario()``), so the worker uses it as the coordinator
-    validated it, with no second parse or validation. Pickle is safe here: both ends are the
-    same pegload, the worker is the coordinator's child, and it reads only from the loopback
-    connection it opened to the coordinator itself."""
+    validated it, with no second parse or validation. Both ends are the same pegload; still, a
+    worker may run on another host (``--dask``) and must not execute whatever a peer posing as
+    its coordinator sends, so the blob is read by an unpickler that builds only the scenario
+    package's own dataclasses and enums (``_ScenarioUnpickler``) and refuses every other global."""
 
     TYPE: ClassVar[str] = "plan"
     meta_addrs: list[str]
@@ -86,7 +90,20 @@ class Plan(Message):
                    pickle.dumps(scenario, protocol=pickle.HIGHEST_PROTOCOL))
 
     def scenario(self) -> Scenario:
-        return pickle.loads(self.blob)
+        return _ScenarioUnpickler(io.BytesIO(self.blob)).load()
+
+
+class _ScenarioUnpickler(pickle.Unpickler):
+    """Builds a pickled ``Scenario`` and nothing else: the only globals it resolves are
+    dataclasses and enums defined in ``pegload.scenario``, so a forged plan cannot call a
+    function (``os.system``, ``builtins.eval``, ...) while it is read."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "pegload.scenario" or module.startswith("pegload.scenario."):
+            obj = super().find_class(module, name)
+            if isinstance(obj, type) and (dataclasses.is_dataclass(obj) or issubclass(obj, enum.Enum)):
+                return obj
+        raise ProtocolError(f"plan refers to {module}.{name}, which is not a scenario type")
 
 
 @dataclass(frozen=True)

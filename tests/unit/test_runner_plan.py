@@ -26,3 +26,19 @@ def test_the_worker_gets_the_same_typed_scenario_without_validating_it_again(nam
     assert received.scenario() == scenario
     assert (received.meta_addrs, received.table, received.timeout_ms) == (["127.0.0.1:34601"], "temp",
                                                                          scenario.timeout_ms)
+
+
+class _Forged:
+    """Pickles as a call of os.getpid: what a peer posing as the coordinator might send."""
+
+    def __reduce__(self):
+        return (os.getpid, ())
+
+
+def test_a_plan_that_names_anything_but_a_scenario_type_is_refused_unread():
+    from pegload.runner.protocol import ProtocolError
+
+    forged = Plan(["127.0.0.1:34601"], "temp", 1000, 1.0, __import__("pickle").dumps(_Forged()))
+    (received,) = FrameReader().feed(encode(forged))
+    with pytest.raises(ProtocolError, match="posix.getpid|os.getpid"):
+        received.scenario()
