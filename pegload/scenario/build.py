@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from . import fields as F
-from .errors import Problems
+from .errors import Problems, excerpt
 from .fields import INVALID, Section, ok
 from .ops import OPS, OP_NAMES
 from .schema import (
@@ -528,6 +528,9 @@ def _ops_in(phases) -> set | None:
     return {name for phase in phases for name in phase.op_names}
 
 
+_MAX_THRESHOLD_CHARS = 200
+
+
 def _thresholds(sec: Section, key: str, ops_in_mix: set | None):
     value = sec.raw(key)
     if value is None:
@@ -541,6 +544,13 @@ def _thresholds(sec: Section, key: str, ops_in_mix: set | None):
         return INVALID
     out, good = [], True
     for text, loc, sub in items:
+        # quoted in messages: a list (an alias?) or an essay is described, not printed whole
+        if not isinstance(text, str) or len(text) > _MAX_THRESHOLD_CHARS:
+            what = describe(text) if not isinstance(text, str) else excerpt(repr(text))
+            sec.problems.add(loc, sec.path + sub, f"expected an expression like 'get.p99 < 5ms' "
+                             f"(at most {_MAX_THRESHOLD_CHARS} characters), got {what}")
+            good = False
+            continue
         try:
             threshold = parse_threshold(text)
         except ThresholdError as exc:
