@@ -14,6 +14,7 @@ from typing import Any
 from . import fields as F
 from .errors import Problems, excerpt
 from .fields import INVALID, Section, ok
+from .limits import limit_problems
 from .ops import OPS, OP_NAMES
 from .schema import (
     DISTRIBUTIONS, MODES, DataLayout, KeyChoice, LoadPhase, OneboxSettings, OpSpec, Phase, Ramp,
@@ -68,6 +69,9 @@ def build_scenario(root: Any, file: str, default_name: str) -> Scenario:
 
     if verify is True:
         _verify_rules(top, data, load, workers, concurrency)
+    if ok(data, load, phases):  # a scenario the server can only refuse (or cut short) is refused
+        for path, message in limit_problems(data, load, phases):
+            problems.add(_loc_at(root, path), path, message)
 
     problems.raise_if_any()
     return Scenario(name=name, source=file, targets=targets, phases=phases, description=description,
@@ -590,3 +594,17 @@ def _loc(top: Section, section: str, key: str):
     if isinstance(value, LineDict):
         return value.value_loc(key)
     return top.data.value_loc(section)
+
+
+def _loc_at(root: LineDict, path: tuple):
+    """The line of the value at ``path`` (a field the file may not spell out: then the line of
+    the deepest container that exists, e.g. the op of a mix given as a bare weight)."""
+    node, loc = root, root.line
+    for part in path:
+        if isinstance(node, LineDict) and part in node:
+            loc, node = node.value_loc(part), node[part]
+        elif isinstance(node, LineList) and isinstance(part, int) and part < len(node):
+            loc, node = node.item_loc(part), node[part]
+        else:
+            break
+    return loc
