@@ -18,6 +18,7 @@ copied next to the report first).
 """
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -33,6 +34,7 @@ from pegload.report import ReportPaths, RunResult, write_report
 from pegload.report.writer import ReportDirError, ReportWriteError, clear_run, prepare_report_dir
 from pegload.scenario import Scenario, Target
 
+LOG_DIR_PREFIX = "pegload-logs-"  # + "<coordinator pid>-<random>" in the system temp folder
 _SEVERITY = {EXIT_OK: 0, EXIT_SLO_BREACH: 1, EXIT_BAD_INPUT: 2, EXIT_INTERRUPTED: 3, EXIT_RUN_FAILED: 4}
 
 
@@ -117,7 +119,8 @@ class ScenarioRun:
         return worst(codes)
 
     def _one(self, target: Target, out_dir: Path, interrupts: Interrupts) -> int:
-        log_dir = Path(tempfile.mkdtemp(prefix="pegload-logs-"))
+        remove_stale_log_dirs()
+        log_dir = Path(tempfile.mkdtemp(prefix=f"{LOG_DIR_PREFIX}{os.getpid()}-"))
         keep_in: Path | None = None
         try:
             session = RunSession(self.scenario, target, progress=self.progress, interrupts=interrupts,
@@ -166,6 +169,25 @@ class ScenarioRun:
                            else f"verification, phase {name}: every read checked out\n")
             for e in examples:
                 self.out.write(f"  {e}\n")
+
+
+def remove_stale_log_dirs(parent: str | None = None) -> list[Path]:
+    """Remove the temporary log folders of pegload runs whose coordinator died without cleaning
+    up (kill -9: no code runs): ``pegload-logs-<pid>-*`` of this user whose pid is gone. Returns
+    what was removed."""
+    removed = []
+    for d in Path(parent or tempfile.gettempdir()).glob(f"{LOG_DIR_PREFIX}*-*"):
+        pid = d.name[len(LOG_DIR_PREFIX):].split("-", 1)[0]
+        try:
+            if not pid.isdigit() or d.stat().st_uid != os.getuid() or not d.is_dir():
+                continue
+            os.kill(int(pid), 0)
+        except ProcessLookupError:  # its coordinator is gone
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+        except OSError:  # not ours to judge (permission), or vanished meanwhile
+            continue
+    return removed
 
 
 def _keep_logs(log_dir: Path, into: Path | None) -> None:

@@ -2,6 +2,9 @@
 written atomically with summary.json last, and the measured data saved elsewhere when the
 folder fails after the run."""
 import io
+import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -181,3 +184,28 @@ def test_run_whose_folder_breaks_after_measuring_saves_the_data(tmp_path, monkey
     assert load_run(saved[0]).op("get")["count"] == 50
     assert (saved[0] / "logs" / "worker-0.log").is_file()  # the logs went with the data
     assert not any(d.exists() for d in FakeSession.log_dirs)  # and the temp log folder is gone
+
+
+def test_the_temporary_log_folder_goes_when_the_coordinator_crashes(tmp_path, monkeypatch, private_tmp):
+    def crash():
+        raise RuntimeError("a bug in the coordinator")
+
+    monkeypatch.setattr(FakeSession, "before_return", staticmethod(crash))
+    monkeypatch.setattr(run_module, "RunSession", FakeSession)
+    FakeSession.log_dirs = []
+    sr, err = scenario_run(tmp_path / "r")
+    with pytest.raises(RuntimeError):
+        sr.execute()
+    assert len(FakeSession.log_dirs) == 1 and not FakeSession.log_dirs[0].exists()
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_stale_log_folders_of_dead_coordinators_are_removed(private_tmp):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    (private_tmp / f"pegload-logs-{dead}-abc").mkdir()
+    (private_tmp / f"pegload-logs-{os.getpid()}-def").mkdir()  # a live coordinator's: kept
+    (private_tmp / "pegload-logs-notapid").mkdir()  # not named by pegload: kept
+    removed = run_module.remove_stale_log_dirs()
+    assert [p.name for p in removed] == [f"pegload-logs-{dead}-abc"]
+    assert sorted(p.name for p in private_tmp.iterdir()) == [f"pegload-logs-{os.getpid()}-def", "pegload-logs-notapid"]
