@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
+import yaml.reader
 from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError
 from yaml.events import AliasEvent
@@ -132,11 +133,14 @@ class _Loader(yaml.SafeLoader):
                               "the most a scenario may hold", mark, tuple(self._path))
 
     def construct_object(self, node, deep=False):
-        # PyYAML's int/float/timestamp constructors raise plain ValueErrors (e.g. an integer of
-        # more than 4300 digits): give them the node's position like any other YAML error
+        # PyYAML's int/float/timestamp constructors raise plain exceptions on odd scalars (an
+        # integer of more than 4300 digits: ValueError; `!!int ''`: IndexError; a bad
+        # `!!timestamp`: AttributeError): give them the node's position like any YAML error
         try:
             return super().construct_object(node, deep=deep)
-        except (ValueError, OverflowError) as exc:
+        except yaml.YAMLError:
+            raise
+        except (ValueError, ArithmeticError, LookupError, TypeError, AttributeError) as exc:
             raise ConstructorError(None, None, f"cannot read this value: {excerpt(str(exc), 80)}",
                                    node.start_mark) from None
 
@@ -187,8 +191,9 @@ def load_yaml(text: str, file: str) -> Any:
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_FILE_BYTES:
         raise ScenarioError([format_error(file, 1, (), too_big_message(size))])
-    loader = _Loader(text)
+    loader = None
     try:
+        loader = _Loader(text)  # reads (and checks) the characters already
         return loader.get_single_data()
     except _LimitError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark is not None else 1
@@ -199,9 +204,15 @@ def load_yaml(text: str, file: str) -> Any:
         what = excerpt(exc.problem or exc.context or "invalid YAML", 200)
         kind = "YAML error" if isinstance(exc, ConstructorError) else "YAML syntax error"
         raise ScenarioError([format_error(file, line, (), f"{kind}: {what}")]) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (a control code, ...)
+        line = text.count("\n", 0, max(exc.position, 0)) + 1
+        raise ScenarioError([format_error(file, line, (), f"not a YAML text file: character #x{exc.character:04x} "
+                                          f"at column {exc.position - text.rfind(chr(10), 0, exc.position)} "
+                                          "is not allowed")]) from None
     except yaml.YAMLError as exc:
         raise ScenarioError([format_error(file, 1, (), f"YAML error: {excerpt(str(exc), 200)}")]) from None
     except RecursionError:  # a guard: MAX_DEPTH keeps composing far from the interpreter's limit
         raise ScenarioError([format_error(file, 1, (), f"nested too deeply (more than {MAX_DEPTH} levels)")]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
