@@ -84,11 +84,22 @@ class ScenarioRun:
         return self.base / (f"{target.name}-{k + 1}" if self.repeat > 1 else target.name)
 
     def execute(self) -> int:
+        created = not self.base.exists()
         try:
             prepare_report_dir(self.base, self.overwrite)
         except ReportDirError as exc:
             self.progress.warn(f"pegload: {exc}")
             return EXIT_BAD_INPUT
+        try:
+            return self._execute()
+        finally:
+            if created:  # a run that wrote nothing (bad target, Ctrl-C early) leaves no empty folder
+                try:
+                    self.base.rmdir()
+                except OSError:
+                    pass  # not empty: it holds the report
+
+    def _execute(self) -> int:
         codes: list[int] = []
         with Interrupts() as interrupts:
             for target in self.scenario.targets:

@@ -209,3 +209,17 @@ def test_stale_log_folders_of_dead_coordinators_are_removed(private_tmp):
     removed = run_module.remove_stale_log_dirs()
     assert [p.name for p in removed] == [f"pegload-logs-{dead}-abc"]
     assert sorted(p.name for p in private_tmp.iterdir()) == [f"pegload-logs-{os.getpid()}-def", "pegload-logs-notapid"]
+
+
+def test_a_run_that_wrote_nothing_leaves_no_empty_folder(tmp_path, monkeypatch):
+    class BadTarget(FakeSession):
+        def execute(self):
+            raise run_module.RunFailed("the target is unreachable", run_module.EXIT_BAD_INPUT)
+
+    monkeypatch.setattr(run_module, "RunSession", BadTarget)
+    sr, err = scenario_run(tmp_path / "new" / "r")
+    assert sr.execute() == 2 and "unreachable" in err.getvalue()
+    assert not (tmp_path / "new" / "r").exists()
+    (tmp_path / "mine").mkdir()  # a folder the user made is left as it was
+    sr, _ = scenario_run(tmp_path / "mine")
+    assert sr.execute() == 2 and (tmp_path / "mine").is_dir()
