@@ -88,9 +88,9 @@ def test_no_temporary_folder_outlives_an_interrupted_run(pegload_cli, tmp_path, 
     tmpdir.mkdir()
     report = tmp_path / "report"
     proc = start(pegload_cli, tmpdir, pegload_cli.scenario(SCENARIO, "long"), "--report-dir", report)
-    # the embedded onebox's data folder and both workers exist: the run is under way
-    pegload_cli.wait_for(lambda: list(tmpdir.glob("pegload-onebox-*")) and len(workers_of(pegload_cli, proc.pid)) == 2,
-                         90, "the onebox and the workers to start")
+    # the embedded onebox's data folder (inside the run's log folder) and both workers exist
+    pegload_cli.wait_for(lambda: list(tmpdir.glob("pegload-logs-*/onebox-data-*"))
+                         and len(workers_of(pegload_cli, proc.pid)) == 2, 90, "the onebox and the workers to start")
     # a progress line of the measured phase (one every 5 s in a log): measurement is under way
     pegload_cli.wait_for(lambda: any(line.startswith("long ") and "ops/s" in line
                                      for line in proc.err_path.read_text().splitlines()), 90,
@@ -104,3 +104,18 @@ def test_no_temporary_folder_outlives_an_interrupted_run(pegload_cli, tmp_path, 
     assert list(tmpdir.iterdir()) == []
     assert (report / "summary.json").is_file()  # what was measured is kept
 
+
+
+def test_a_crashed_onebox_leaves_no_data_folder(pegload_cli, tmp_path):
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    short = SCENARIO.replace("duration: 60s", "duration: 6s").replace("concurrency: 2", "concurrency: 2\ntimeout_ms: 200")
+    proc = start(pegload_cli, tmpdir, pegload_cli.scenario(short, "short"), "--report-dir", tmp_path / "report")
+    pegload_cli.wait_for(lambda: any(line.startswith("long ") and "ops/s" in line
+                                     for line in proc.err_path.read_text().splitlines()), 90,
+                         "a progress line of the measured phase")
+    oneboxes = [c for c in pegload_cli.children(proc.pid) if "pegload.onebox" in pegload_cli.cmdline(c)]
+    assert len(oneboxes) == 1
+    os.kill(oneboxes[0], signal.SIGKILL)  # no chance to remove its own data folder
+    proc.communicate(timeout=120)
+    assert list(tmpdir.iterdir()) == [], list(tmpdir.rglob("*"))[:10]
