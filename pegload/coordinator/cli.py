@@ -54,12 +54,16 @@ def register(subparsers) -> None:
 def run_command(args: argparse.Namespace) -> int:
     try:
         scenario = load_scenario(args.scenario, overrides_from_args(args))
+        # imported here: `pegload --help` and `pegload validate` need none of the run machinery
+        from pegload.coordinator.run import ScenarioRun
+
+        run = ScenarioRun(scenario, report_dir=args.report_dir, repeat=args.repeat, quiet=args.quiet,
+                          overwrite=args.overwrite)
+        return run.execute()
     except ScenarioError as exc:
         for line in exc.errors:
             print(line, file=sys.stderr)
         return 2
-    # imported here: `pegload --help` and `pegload validate` need none of the run machinery
-    from pegload.coordinator.run import ScenarioRun
-
-    return ScenarioRun(scenario, report_dir=args.report_dir, repeat=args.repeat, quiet=args.quiet,
-                       overwrite=args.overwrite).execute()
+    except KeyboardInterrupt:  # Ctrl-C before the run's own handler is installed (or after it)
+        print("pegload: interrupted", file=sys.stderr)
+        return 130
