@@ -128,8 +128,9 @@ class _Loader(yaml.SafeLoader):
     def _count(self, n: int, mark, alias: bool) -> None:
         self._nodes += n
         if self._nodes > MAX_NODES:
-            what = f"with this alias ({n:,} nodes) the document expands" if alias else "the document has"
-            raise _LimitError(f"too many aliases/nodes: {what} to more than {MAX_NODES:,} nodes, "
+            what = (f"with this alias ({n:,} nodes) the document expands to" if alias
+                    else "the document has")
+            raise _LimitError(f"too many aliases/nodes: {what} more than {MAX_NODES:,} nodes, "
                               "the most a scenario may hold", mark, tuple(self._path))
 
     def construct_object(self, node, deep=False):

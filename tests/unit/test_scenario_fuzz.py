@@ -38,6 +38,7 @@ YAML_BITS = st.sampled_from([
     "\n", "  ", "- ", ": ", "{", "}", "[", "]", ",", "&a ", "*a", "&b ", "*b", "<<: ", "!!str ", "!!int ",
     "!!python/object ", "? ", "|", ">", "'", '"', "#", "---\n", "...\n", "%YAML 1.1\n", "\t", "~", "null",
     "true", "1e999", "-0", "0x1F", "1_000", "1:30", "2001-12-14", ".nan", "phases", "mix", "get", "duration",
+    "!!timestamp ", "!!float ", "!!binary ", "!!set ", "!!omap ", "!!pairs ", "!!map ", "!!seq ", "!!bool ",
     "data", "value_size", "thresholds", "labels", "target", "rate", "ramp", "keys", "9" * 5000,
 ])
 

@@ -148,3 +148,9 @@ def test_odd_scalars_and_characters_are_located_errors(text):
     # found by tests/unit/test_scenario_fuzz.py: PyYAML raised IndexError / ReaderError here
     errs = problems(text)
     assert len(errs) == 1 and errs[0].startswith("bad.yaml:"), errs
+
+
+def test_a_flat_document_with_too_many_nodes():
+    text = "labels: [" + ",".join(["1"] * (MAX_NODES + 10)) + "]\n" + GOOD
+    errs = problems(text)
+    assert len(errs) == 1 and "too many aliases/nodes: the document has more than 100,000 nodes" in errs[0]
