@@ -25,7 +25,7 @@ import yaml.reader
 from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError
 from yaml.events import AliasEvent
-from yaml.nodes import ScalarNode
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from .errors import Location, ScenarioError, excerpt, format_error
 
@@ -147,6 +147,8 @@ class _Loader(yaml.SafeLoader):
 
 
 def _construct_map(loader: _Loader, node):
+    if not isinstance(node, MappingNode):  # `!!map` on a scalar or a list
+        raise ConstructorError(None, None, f"!!map needs a mapping, got a {node.id}", node.start_mark)
     data = LineDict(line=node.start_mark.line + 1)
     yield data
     loader.flatten_mapping(node)  # resolves `<<: *anchor` merges
@@ -169,6 +171,8 @@ def _construct_map(loader: _Loader, node):
 
 
 def _construct_seq(loader: _Loader, node):
+    if not isinstance(node, SequenceNode):  # `!!seq` on a scalar or a mapping
+        raise ConstructorError(None, None, f"!!seq needs a sequence, got a {node.id}", node.start_mark)
     data = LineList(line=node.start_mark.line + 1)
     yield data
     for item in node.value:

@@ -143,9 +143,10 @@ def test_thousands_of_problems_are_summarised():
     assert len(errs) == 101 and errs[-1] == "bad.yaml: ... and 4,900 more problems"
 
 
-@pytest.mark.parametrize("text", ["!!int ''\n", "!!float ''\n", "seed: !!timestamp x\n", "\x1f", "a: \x07\n"])
+@pytest.mark.parametrize("text", ["!!int ''\n", "!!float ''\n", "seed: !!timestamp x\n", "\x1f", "a: \x07\n",
+                                  "!!seq ---\n", "!!map ---\n", "phases: !!map [1]\n"])
 def test_odd_scalars_and_characters_are_located_errors(text):
-    # found by tests/unit/test_scenario_fuzz.py: PyYAML raised IndexError / ReaderError here
+    # found by tests/unit/test_scenario_fuzz.py: IndexError, ReaderError, AttributeError, ValueError
     errs = problems(text)
     assert len(errs) == 1 and errs[0].startswith("bad.yaml:"), errs
 
