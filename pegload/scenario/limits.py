@@ -55,7 +55,8 @@ CHECK_AND_SET_FRAMING = 101  # + hash key + 2 sort keys + operand + value
 MULTI_REMOVE_FRAMING = 58  # + hash key + per sort key (4 + sort key)
 MULTI_REMOVE_PER_KEY = 4
 
-_WRITE_LIMIT = f"the server's {MAX_ALLOWED_WRITE_SIZE:,}-byte write limit (max_allowed_write_size: every such write fails with ERR_INVALID_DATA)"
+_WRITE_LIMIT = (f"the server's {MAX_ALLOWED_WRITE_SIZE:,}-byte write limit "
+                "(max_allowed_write_size: every such write fails with ERR_INVALID_DATA)")
 
 
 def key_lengths(hash_keys: int, sort_keys: int) -> tuple[int, int]:
