@@ -16,8 +16,10 @@ Run a scenario: start an embedded onebox unless the scenario or --meta/--table n
 write the data set (load phase), run the phases from several worker processes with live
 progress, and write a report folder (summary.json, report.html, latency.hlog, hgrm/).
 
-exit status: 0 ok, 1 an SLO threshold was breached, 2 bad scenario or unusable target (nothing
-ran), 3 a worker crashed (the report holds what was measured), 130 interrupted (same)."""
+exit status: 0 ok, 1 an SLO threshold was breached, 2 bad scenario, unusable target or report
+folder (checked before anything runs; if the report cannot be written after the run, the message
+names where it was saved instead), 3 a worker crashed (the report holds what was measured), 130
+interrupted (same)."""
 
 
 def _positive_int(text: str) -> int:
@@ -38,7 +40,10 @@ def register(subparsers) -> None:
     add_override_arguments(parser)
     group = parser.add_argument_group("run options")
     group.add_argument("--report-dir", metavar="DIR",
-                       help="write the report here (default: reports/<scenario>-<timestamp>/)")
+                       help="write the report here (default: reports/<scenario>-<timestamp>/); "
+                       "created and checked before the run; a folder that already holds a run is refused")
+    group.add_argument("--overwrite", action="store_true",
+                       help="replace the run already in --report-dir (its report files only)")
     group.add_argument("--repeat", metavar="N", type=_positive_int, default=1,
                        help="run against each target N times (a comparison report merges the repeats)")
     group.add_argument("-q", "--quiet", action="store_true",
@@ -49,11 +54,16 @@ def register(subparsers) -> None:
 def run_command(args: argparse.Namespace) -> int:
     try:
         scenario = load_scenario(args.scenario, overrides_from_args(args))
+        # imported here: `pegload --help` and `pegload validate` need none of the run machinery
+        from pegload.coordinator.run import ScenarioRun
+
+        run = ScenarioRun(scenario, report_dir=args.report_dir, repeat=args.repeat, quiet=args.quiet,
+                          overwrite=args.overwrite)
+        return run.execute()
     except ScenarioError as exc:
         for line in exc.errors:
             print(line, file=sys.stderr)
         return 2
-    # imported here: `pegload --help` and `pegload validate` need none of the run machinery
-    from pegload.coordinator.run import ScenarioRun
-
-    return ScenarioRun(scenario, report_dir=args.report_dir, repeat=args.repeat, quiet=args.quiet).execute()
+    except KeyboardInterrupt:  # Ctrl-C before the run's own handler is installed (or after it)
+        print("pegload: interrupted", file=sys.stderr)
+        return 130

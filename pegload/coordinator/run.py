@@ -9,10 +9,16 @@ Layout of what a run leaves behind (``base`` is ``--report-dir`` or
 
 Every target gets the same scenario, hence the same seed and key sequence. SLO thresholds are
 evaluated on each run; the exit code is the worst outcome: 3 (a worker crashed) > 130
-(interrupted) > 2 (a target could not be used) > 1 (SLO breach) > 0.
+(interrupted) > 2 (a target or the report folder could not be used) > 1 (SLO breach) > 0.
+
+The report folder is created and proven writable before anything starts; one that already holds
+a run is refused unless ``overwrite`` (see ``report.writer.prepare_report_dir``). The temporary
+log folder of each run is removed on every way out of it (worker/onebox logs worth keeping are
+copied next to the report first).
 """
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -25,8 +31,10 @@ from pegload.coordinator.progress import Progress
 from pegload.coordinator.session import (EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED,
                                          EXIT_SLO_BREACH, RunFailed, RunSession)
 from pegload.report import ReportPaths, RunResult, write_report
+from pegload.report.writer import ReportDirError, ReportWriteError, clear_run, prepare_report_dir
 from pegload.scenario import Scenario, Target
 
+LOG_DIR_PREFIX = "pegload-logs-"  # + "<coordinator pid>-<random>" in the system temp folder
 _SEVERITY = {EXIT_OK: 0, EXIT_SLO_BREACH: 1, EXIT_BAD_INPUT: 2, EXIT_INTERRUPTED: 3, EXIT_RUN_FAILED: 4}
 
 
@@ -55,9 +63,11 @@ class ScenarioRun:
 
     def __init__(self, scenario: Scenario, *, report_dir: Path | None = None, repeat: int = 1,
                  quiet: bool = False, out: TextIO | None = None, err: TextIO | None = None,
-                 worker_env: dict[str, str] | None = None) -> None:
+                 worker_env: dict[str, str] | None = None, overwrite: bool = False) -> None:
         self.scenario = scenario
         self.base = Path(report_dir) if report_dir else default_report_dir(scenario)
+        self.overwrite = overwrite
+        self._cleared = False  # the previous run in base (with overwrite) is removed at the first write
         self.repeat = max(1, repeat)
         self.out = out if out is not None else sys.stdout
         self.progress = Progress(err if err is not None else sys.stderr, quiet=quiet)
@@ -74,6 +84,22 @@ class ScenarioRun:
         return self.base / (f"{target.name}-{k + 1}" if self.repeat > 1 else target.name)
 
     def execute(self) -> int:
+        created = not self.base.exists()
+        try:
+            prepare_report_dir(self.base, self.overwrite)
+        except ReportDirError as exc:
+            self.progress.warn(f"pegload: {exc}")
+            return EXIT_BAD_INPUT
+        try:
+            return self._execute()
+        finally:
+            if created:  # a run that wrote nothing (bad target, Ctrl-C early) leaves no empty folder
+                try:
+                    self.base.rmdir()
+                except OSError:
+                    pass  # not empty: it holds the report
+
+    def _execute(self) -> int:
         codes: list[int] = []
         with Interrupts() as interrupts:
             for target in self.scenario.targets:
@@ -92,25 +118,41 @@ class ScenarioRun:
         if self.several and len(self.reports) > 1:
             from pegload.report import write_comparison
 
-            paths = write_comparison(self.reports, self.base)
-            self.out.write("\n" + paths.text.read_text(encoding="utf-8"))
-            self.out.write(f"comparison: {paths.html}\n")
+            try:
+                paths = write_comparison(self.reports, self.base)
+            except OSError as exc:  # each run's report is written; say so rather than trace back
+                self.progress.warn(f"pegload: cannot write the comparison to {self.base}: {exc}; "
+                                   "the runs' own reports are complete")
+                codes.append(EXIT_BAD_INPUT)
+            else:
+                self.out.write("\n" + paths.text.read_text(encoding="utf-8"))
+                self.out.write(f"comparison: {paths.html}\n")
         return worst(codes)
 
     def _one(self, target: Target, out_dir: Path, interrupts: Interrupts) -> int:
-        log_dir = Path(tempfile.mkdtemp(prefix="pegload-logs-"))
-        session = RunSession(self.scenario, target, progress=self.progress, interrupts=interrupts,
-                             log_dir=log_dir, worker_env=self.worker_env)
+        remove_stale_log_dirs()
+        log_dir = Path(tempfile.mkdtemp(prefix=f"{LOG_DIR_PREFIX}{os.getpid()}-"))
+        keep_in: Path | None = None
         try:
-            result = session.execute()
-        except RunFailed as exc:
-            self.progress.warn(f"pegload: {exc}")
-            _keep_logs(log_dir, out_dir if exc.exit_code != EXIT_BAD_INPUT else None)
-            return exc.exit_code
-        paths = write_report(result, out_dir, thresholds=slo_thresholds(self.scenario))
+            session = RunSession(self.scenario, target, progress=self.progress, interrupts=interrupts,
+                                 log_dir=log_dir, worker_env=self.worker_env)
+            try:
+                result = session.execute()
+            except RunFailed as exc:
+                self.progress.warn(f"pegload: {exc}")
+                keep_in = out_dir if exc.exit_code != EXIT_BAD_INPUT else None
+                return exc.exit_code
+            code = result.status.exit_code
+            try:
+                paths = self._write(result, out_dir)
+            except ReportWriteError as exc:
+                self.progress.warn(f"pegload: {exc}")
+                keep_in = exc.saved
+                return worst([code, EXIT_BAD_INPUT])
+            keep_in = out_dir if code != EXIT_OK else None
+        finally:
+            _keep_logs(log_dir, keep_in)
         self.reports.append(paths)
-        code = result.status.exit_code
-        _keep_logs(log_dir, out_dir if code != EXIT_OK else None)
         self.out.write(paths.text.read_text(encoding="utf-8"))
         self._show_verification(result)
         if code == EXIT_OK and not paths.slo_passed:  # an SLO judged on a cut-short run says little
@@ -118,6 +160,15 @@ class ScenarioRun:
         self.out.write(f"report: {paths.html}\n")
         self.out.flush()
         return code
+
+    def _write(self, result: RunResult, out_dir: Path) -> ReportPaths:
+        if self.overwrite and not self._cleared:
+            self._cleared = True
+            try:
+                clear_run(self.base)
+            except OSError:
+                pass  # writing will fail (and say so) or succeed over what is left
+        return write_report(result, out_dir, thresholds=slo_thresholds(self.scenario))
 
     def _show_verification(self, result: RunResult) -> None:
         if not self.scenario.verify:
@@ -131,6 +182,25 @@ class ScenarioRun:
                 self.out.write(f"  {e}\n")
 
 
+def remove_stale_log_dirs(parent: str | None = None) -> list[Path]:
+    """Remove the temporary log folders of pegload runs whose coordinator died without cleaning
+    up (kill -9: no code runs): ``pegload-logs-<pid>-*`` of this user whose pid is gone. Returns
+    what was removed."""
+    removed = []
+    for d in Path(parent or tempfile.gettempdir()).glob(f"{LOG_DIR_PREFIX}*-*"):
+        pid = d.name[len(LOG_DIR_PREFIX):].split("-", 1)[0]
+        try:
+            if not pid.isdigit() or d.stat().st_uid != os.getuid() or not d.is_dir():
+                continue
+            os.kill(int(pid), 0)
+        except ProcessLookupError:  # its coordinator is gone
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+        except OSError:  # not ours to judge (permission), or vanished meanwhile
+            continue
+    return removed
+
+
 def _keep_logs(log_dir: Path, into: Path | None) -> None:
     """Copy worker/onebox logs that say something next to the report; drop the temp dir."""
     try:
@@ -139,5 +209,7 @@ def _keep_logs(log_dir: Path, into: Path | None) -> None:
                 if f.stat().st_size:
                     (into / "logs").mkdir(parents=True, exist_ok=True)
                     shutil.copy2(f, into / "logs" / f.name)
+    except OSError:
+        pass  # logs are a help, not the result: never let them cost the run its exit code
     finally:
         shutil.rmtree(log_dir, ignore_errors=True)

@@ -55,8 +55,10 @@ def open_target(target: Target, log_dir: Path | None = None) -> OpenTarget:
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"onebox-{target.name}.log"
     with open(log_path, "wb") as log:
+        # its data lives in the run's log folder too, so whatever ends the run (even kill -9 of
+        # the onebox, or of the coordinator: see coordinator.run) removes it with that folder
         onebox = Onebox(replica_ports=(0,) * settings.replicas, tables={settings.table: settings.partitions},
-                        delay_ms=settings.delay_ms, stderr=log)
+                        delay_ms=settings.delay_ms, stderr=log, data_dir=str(log_dir / f"onebox-data-{target.name}"))
         try:
             onebox.start()
         except (OneboxError, OSError) as exc:

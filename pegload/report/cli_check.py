@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from pegload.report.atomic import atomic_write_text
 from pegload.report.gate import (DEFAULT_ALPHA, DEFAULT_MIN_DELTA_US, default_rules, is_closed_loop,
                                  parse_rules, run_check)
 from pegload.report.gate_output import to_junit, to_markdown, to_text
@@ -91,9 +91,9 @@ def run_check_command(args: argparse.Namespace) -> int:
     print(to_text(result, args.allow_unstable))
     try:
         if args.junit:
-            Path(args.junit).write_text(to_junit(result, args.allow_unstable), encoding="utf-8")
+            atomic_write_text(args.junit, to_junit(result, args.allow_unstable))
         if args.markdown:
-            Path(args.markdown).write_text(to_markdown(result, args.allow_unstable), encoding="utf-8")
+            atomic_write_text(args.markdown, to_markdown(result, args.allow_unstable))
     except OSError as exc:
         return _fail(f"cannot write output: {exc}")
     return result.exit_code(args.allow_unstable)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from pegload.report.atomic import atomic_write_text
 from pegload.report.compare import comparison, compare_view, to_json, to_text
 from pegload.report.html import render_compare_html
 from pegload.report.runs import ReportError
@@ -37,9 +37,9 @@ def run_compare(args: argparse.Namespace) -> int:
     print(to_text(comp))
     try:
         if args.json:
-            Path(args.json).write_text(to_json(comp), encoding="utf-8")
+            atomic_write_text(args.json, to_json(comp))
         if args.html:
-            Path(args.html).write_text(render_compare_html(compare_view(comp)), encoding="utf-8")
+            atomic_write_text(args.html, render_compare_html(compare_view(comp)))
     except OSError as exc:
         print(f"pegload compare: cannot write output: {exc}", file=sys.stderr)
         return 2

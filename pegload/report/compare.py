@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence, Union
 
 from pegload.metrics import KINDS
+from pegload.report.atomic import atomic_write_text
 from pegload.report.figures import figure, format_figure, lower_is_better
 from pegload.report.html import render_compare_html, spectrum_points
 from pegload.report.model import RunResult
@@ -282,8 +283,8 @@ def write_comparison(runs: Sequence[RunLike], out_dir: str | Path, phase: str | 
     out.mkdir(parents=True, exist_ok=True)
     comp = comparison(runs, phase=phase, group=True)
     paths = ComparisonPaths(out, out / "comparison.json", out / "comparison.html", out / "comparison.txt")
-    paths.json.write_text(to_json(comp), encoding="utf-8")
-    paths.text.write_text(to_text(comp) + "\n", encoding="utf-8")
-    paths.html.write_text(render_compare_html(compare_view(comp)), encoding="utf-8")
+    atomic_write_text(paths.text, to_text(comp) + "\n")
+    atomic_write_text(paths.html, render_compare_html(compare_view(comp)))
+    atomic_write_text(paths.json, to_json(comp))  # last: what `compare`/`check` read
     return paths
 

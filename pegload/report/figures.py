@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from pegload.metrics import KINDS
+from pegload.report.percent import format_percent
 
 LATENCY_STATS = ("p50", "p90", "p99", "p999", "max", "mean")
 # figure -> True when a smaller value is better. Names follow pegload.scenario.thresholds.
@@ -86,5 +87,5 @@ def format_figure(metric: str, value: float | None) -> str:
     if metric == "throughput":
         return f"{format_rate(value)} ops/s"
     if metric.endswith("_rate"):
-        return f"{value * 100:.3g}%"
+        return format_percent(value)
     return f"{value:,.0f}"

@@ -19,6 +19,7 @@ from typing import Any, Sequence
 
 from pegload.report.compare import differences
 from pegload.report.figures import LATENCY_STATS, figure, format_figure, format_us, lower_is_better
+from pegload.report.percent import format_percent
 from pegload.report.runs import LoadedRun, ReportError, merged_scope
 from pegload.report.slo import SloResult, evaluate
 from pegload.report.stats import p_greater, smallest_p
@@ -63,7 +64,7 @@ class Rule:
     def limit_text(self) -> str:
         sign = "+" if lower_is_better(self.metric) else "-"
         unit = "%" if self.relative else " pp"
-        return f"{sign}{self.limit * 100:g}{unit}"
+        return sign + format_percent(self.limit, unit=unit)
 
 
 def default_rules(ops: Sequence[str], closed_loop: bool = False) -> list[Rule]:
@@ -136,9 +137,9 @@ class Verdict:
         if self.change is None:
             return "-"
         if self.metric.endswith("_rate"):
-            return f"{self.change * 100:+.3g} pp"
+            return format_percent(self.change, signed=True, unit=" pp")
         sign = 1 if lower_is_better(self.metric) else -1
-        return f"{sign * self.change * 100 + 0.0:+.1f}%"  # + 0.0: no "-0.0%"
+        return format_percent(sign * self.change, signed=True)
 
 
 @dataclass

@@ -5,6 +5,7 @@ from typing import Any, Sequence
 
 from pegload.metrics import RunAccumulator
 from pegload.report.figures import format_figure, format_rate, format_us
+from pegload.report.percent import format_percent
 from pegload.report.summary import ALL_OPS
 
 
@@ -30,7 +31,7 @@ def _op_row(op: str, e: dict[str, Any]) -> list[str]:
     r = e["latency_us"]["response"]
     errors = _count(e["error_count"])
     if e["error_count"]:
-        errors += f" ({e['error_rate'] * 100:.2g}%)"
+        errors += f" ({format_percent(e['error_rate'])})"
     return [op, _count(e["count"]), format_rate(e["throughput"]), format_us(r["p50"]), format_us(r["p99"]),
             format_us(r["p999"]), format_us(r["max"]), errors, _count(e["misses"])]
 

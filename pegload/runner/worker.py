@@ -7,7 +7,8 @@ coordinator goes away (its connection closes) the worker stops at once: a worker
 keep loading a cluster on its own.
 
 Exit status: 0 after ``Shutdown``; 2 when the client could not be initialised (the coordinator
-was told why); 3 when the coordinator vanished; 4 on an internal error (reported first as
+was told why); 3 when the coordinator vanished (one line on stderr says so, no traceback: the
+process ends at once, whichever greenlet noticed); 4 on an internal error (reported first as
 ``WorkerFailed`` with the traceback).
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ import signal
 import socket
 import sys
 import traceback
-from typing import Any
+from typing import Any, NoReturn
 
 import gevent
 from gevent.lock import Semaphore
@@ -39,20 +40,38 @@ LOAD_PHASE_INDEX = -1  # same convention as pegload.coordinator.phases
 LOAD_PHASE_NAME = "load"
 
 
+EXIT_COORDINATOR_GONE = 3
+
+
+def coordinator_gone(worker_id: int, why: str) -> NoReturn:
+    """End the worker now, quietly: the coordinator is gone, so nobody wants the load or its
+    figures (exiting also closes the client's connections to the cluster)."""
+    try:
+        sys.stderr.write(f"pegload worker {worker_id}: {why}; stopping\n")
+        sys.stderr.flush()
+    finally:
+        os._exit(EXIT_COORDINATOR_GONE)
+
+
 class Channel:
     """The worker's end of the coordinator connection; sends are serialised by a lock because
-    the interval clock and the control loop both send."""
+    the interval clock and the control loop both send. A send that fails means the coordinator
+    is gone: the worker ends (``coordinator_gone``) instead of raising into a greenlet."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, worker_id: int = 0) -> None:
         self.sock = sock
+        self.worker_id = worker_id
         self._reader = FrameReader()
         self._pending: list[Message] = []
         self._lock = Semaphore()
 
     def send(self, msg: Message) -> None:
         data = encode(msg)
-        with self._lock:
-            self.sock.sendall(data)
+        try:
+            with self._lock:
+                self.sock.sendall(data)
+        except OSError as e:
+            coordinator_gone(self.worker_id, f"lost the coordinator ({e.strerror or e})")
 
     def recv(self) -> Message | None:
         """The next message, or None when the coordinator closed the connection."""
@@ -79,8 +98,10 @@ class Worker:
 
     def serve(self) -> int:
         plan = self.channel.recv()
+        if plan is None:
+            coordinator_gone(self.worker_id, "the coordinator closed the connection before sending a plan")
         if not isinstance(plan, Plan):
-            return 3
+            return EXIT_COORDINATOR_GONE
         self.plan = plan
         self.scenario = plan.scenario()  # validated by the coordinator: used as is
         self.ww = WorkerWorkload(self.scenario, self.worker_id)
@@ -117,9 +138,8 @@ class Worker:
     def _control_loop(self) -> int:
         while True:
             msg = self.channel.recv()
-            if msg is None:  # the coordinator is gone: stop loading the cluster
-                self._stop_phase()
-                return 3
+            if msg is None:  # the coordinator is gone: stop loading the cluster, now
+                coordinator_gone(self.worker_id, "the coordinator closed the connection")
             if isinstance(msg, StartPhase):
                 self.phase_greenlet = gevent.spawn(self._run_phase, msg)
                 self.phase_greenlet.link_exception(self._phase_crashed)
@@ -196,7 +216,7 @@ def main(argv: list[str]) -> int:
         return 3
     sock.settimeout(None)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    channel = Channel(sock)
+    channel = Channel(sock, args.worker_id)
     channel.send(Hello(args.worker_id, args.token, os.getpid()))
     try:
         return Worker(args.worker_id, channel).serve()

@@ -12,8 +12,9 @@ import re
 from typing import Any
 
 from . import fields as F
-from .errors import Problems
+from .errors import Problems, excerpt
 from .fields import INVALID, Section, ok
+from .limits import limit_problems
 from .ops import OPS, OP_NAMES
 from .schema import (
     DISTRIBUTIONS, MODES, DataLayout, KeyChoice, LoadPhase, OneboxSettings, OpSpec, Phase, Ramp,
@@ -68,6 +69,9 @@ def build_scenario(root: Any, file: str, default_name: str) -> Scenario:
 
     if verify is True:
         _verify_rules(top, data, load, workers, concurrency)
+    if ok(data, load, phases):  # a scenario the server can only refuse (or cut short) is refused
+        for path, message in limit_problems(data, load, phases):
+            problems.add(_loc_at(root, path), path, message)
 
     problems.raise_if_any()
     return Scenario(name=name, source=file, targets=targets, phases=phases, description=description,
@@ -528,6 +532,9 @@ def _ops_in(phases) -> set | None:
     return {name for phase in phases for name in phase.op_names}
 
 
+_MAX_THRESHOLD_CHARS = 200
+
+
 def _thresholds(sec: Section, key: str, ops_in_mix: set | None):
     value = sec.raw(key)
     if value is None:
@@ -541,6 +548,13 @@ def _thresholds(sec: Section, key: str, ops_in_mix: set | None):
         return INVALID
     out, good = [], True
     for text, loc, sub in items:
+        # quoted in messages: a list (an alias?) or an essay is described, not printed whole
+        if not isinstance(text, str) or len(text) > _MAX_THRESHOLD_CHARS:
+            what = describe(text) if not isinstance(text, str) else excerpt(repr(text))
+            sec.problems.add(loc, sec.path + sub, f"expected an expression like 'get.p99 < 5ms' "
+                             f"(at most {_MAX_THRESHOLD_CHARS} characters), got {what}")
+            good = False
+            continue
         try:
             threshold = parse_threshold(text)
         except ThresholdError as exc:
@@ -580,3 +594,17 @@ def _loc(top: Section, section: str, key: str):
     if isinstance(value, LineDict):
         return value.value_loc(key)
     return top.data.value_loc(section)
+
+
+def _loc_at(root: LineDict, path: tuple):
+    """The line of the value at ``path`` (a field the file may not spell out: then the line of
+    the deepest container that exists, e.g. the op of a mix given as a bare weight)."""
+    node, loc = root, root.line
+    for part in path:
+        if isinstance(node, LineDict) and part in node:
+            loc, node = node.value_loc(part), node[part]
+        elif isinstance(node, LineList) and isinstance(part, int) and part < len(node):
+            loc, node = node.item_loc(part), node[part]
+        else:
+            break
+    return loc

@@ -24,6 +24,20 @@ class ScenarioError(Exception):
         super().__init__("\n".join([head] + ["  " + e for e in self.errors]))
 
 
+# More problems than this in one file are summarised: a generated or hostile file could
+# otherwise produce one line per node.
+MAX_REPORTED = 100
+
+
+def excerpt(text: str, limit: int = 80) -> str:
+    """``text`` cut to about ``limit`` characters, saying how long it was when cut: messages
+    quote what the user wrote, never a megabyte of it."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text):,} characters)"
+
+
 def format_path(path: Path) -> str:
     """("phases", 1, "mix", "get", "weight") -> "phases[1].mix.get.weight"; () -> "<root>"."""
     out = ""
@@ -31,7 +45,7 @@ def format_path(path: Path) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            out += ("." if out else "") + excerpt(str(part), 40)
     return out or "<root>"
 
 
@@ -56,7 +70,11 @@ class Problems:
 
     @property
     def errors(self) -> list[str]:
-        return [text for _, text in sorted(self._found, key=lambda item: item[0])]
+        found = [text for _, text in sorted(self._found, key=lambda item: item[0])]
+        if len(found) > MAX_REPORTED:
+            more = len(found) - MAX_REPORTED
+            found = found[:MAX_REPORTED] + [f"{self.file}: ... and {more:,} more problem{'s' if more != 1 else ''}"]
+        return found
 
     def add(self, loc: Location, path: Path, message: str) -> None:
         order = (0, loc) if isinstance(loc, int) else (1, 0)

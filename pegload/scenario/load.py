@@ -7,10 +7,10 @@ import os
 from typing import Any, Mapping
 
 from .build import build_scenario
-from .errors import ScenarioError
+from .errors import ScenarioError, format_error
 from .overrides import apply_overrides
 from .schema import Scenario
-from .yamlsource import load_yaml
+from .yamlsource import MAX_FILE_BYTES, load_yaml, too_big_message
 
 # Fields that do not change the load a run applies, left out of scenario_hash so that runs
 # against different targets (or with other labels/thresholds) stay comparable.
@@ -23,8 +23,16 @@ def load_scenario(path: str | os.PathLike, overrides: Mapping[str, Any] | None =
     Raises ScenarioError listing every problem (file:line path: message)."""
     file = os.fspath(path)
     try:
-        with open(file, encoding="utf-8") as fh:
-            text = fh.read()
+        with open(file, "rb") as fh:
+            # the size limit holds before anything is read (a FIFO or /dev/zero has no size:
+            # reading one byte more than the limit tells)
+            size = os.fstat(fh.fileno()).st_size
+            if size > MAX_FILE_BYTES:
+                raise ScenarioError([format_error(file, 1, (), too_big_message(size))])
+            blob = fh.read(MAX_FILE_BYTES + 1)
+        if len(blob) > MAX_FILE_BYTES:
+            raise ScenarioError([format_error(file, 1, (), too_big_message(None))])
+        text = blob.decode("utf-8")
     except OSError as exc:
         raise ScenarioError([f"{file}: cannot read the scenario file: {exc.strerror or exc}"]) from None
     except UnicodeDecodeError as exc:

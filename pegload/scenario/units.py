@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 import re
 
+from .errors import excerpt
+
 _DURATION_UNITS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 _SIZE_UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "kib": 1024, "mib": 1024**2, "gib": 1024**3}
 _NUM_UNIT = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*([a-zA-Zµ]*)\s*$")
@@ -61,9 +63,9 @@ def describe(value) -> str:
     if isinstance(value, float):
         return f"{value:g} (a number)"
     if isinstance(value, str):
-        return f"{value!r} (a string)"
+        return f"{excerpt(repr(value))} (a string)"
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    return f"{value!r} ({type(value).__name__})"
+    return f"{excerpt(repr(value))} ({type(value).__name__})"

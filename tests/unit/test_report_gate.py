@@ -174,7 +174,7 @@ def test_latency_noise_floor_and_directions():
     thr = Rule("all", "", "throughput", 0.15)
     assert judge(thr, [1000.0], [900.0], 250, 0.05).verdict == "pass"
     v = judge(thr, [1000.0], [800.0], 250, 0.05)
-    assert v.verdict == "regression" and v.change_text() == "-20.0%"
+    assert v.verdict == "regression" and v.change_text() == "-20%"
     err = Rule("all", "", "error_rate", 0.005)
     assert judge(err, [0.0], [0.004], 250, 0.05).verdict == "pass"
     assert judge(err, [0.0], [0.006], 250, 0.05).verdict == "regression"

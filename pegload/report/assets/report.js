@@ -59,9 +59,18 @@
     return n >= 100 ? fmtInt(n) : String(+n.toFixed(1));
   }
   function fmtPct(f) {
+    // mirrors format_percent in pegload/report/percent.py (a unit test runs both over the same values)
     if (f === null || f === undefined) return "-";
-    if (f === 0) return "0%";
-    return +(f * 100).toPrecision(3) + "%";
+    if (isNaN(f)) return "n/a";
+    var sign = f < 0 ? "-" : "", a = Math.abs(f);
+    if (!isFinite(a)) return sign + "inf%";
+    if (a === 0) return "0%";
+    if (a < 0.0001) return sign + "<0.01%";
+    if (a > 0.9999 && a < 1) return sign + ">99.99%";
+    var pct = a * 100;
+    if (pct >= 100) return sign + Math.round(pct).toLocaleString("en-US") + "%";
+    var text = String(+pct.toFixed(Math.max(0, 2 - Math.floor(Math.log10(pct)))));
+    return sign + (text === "100" ? ">99.9" : text) + "%";
   }
   function fmtPercentileTick(k) {
     if (k === 0) return "0%";
