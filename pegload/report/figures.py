@@ -7,8 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from pegload.metrics import KINDS
-
-LATENCY_STATS = ("p50", "p90", "p99", "p999", "max", "mean")
+from pegload.metrics.levels import LATENCY_STATS
 # figure -> True when a smaller value is better. Names follow pegload.scenario.thresholds.
 COUNTERS = {
     "throughput": False,  # ops/s

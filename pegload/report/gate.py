@@ -17,6 +17,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from pegload.metrics.levels import PERCENTILES
 from pegload.report.compare import differences
 from pegload.report.figures import LATENCY_STATS, figure, format_figure, format_us, lower_is_better
 from pegload.report.runs import LoadedRun, ReportError, merged_scope
@@ -37,7 +38,6 @@ DEFAULT_ALPHA = 0.05
 # A percentile is judged only when every run has this many samples beyond it (p99: 1,000 samples):
 # the p99 of 50 samples is its 50th largest value's neighbour, not a tail.
 MIN_TAIL_SAMPLES = 10
-_PERCENTILES = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "p999": 99.9}
 
 FAILING = ("regression", "missing", "breach", "no data")
 VERDICTS = ("pass", "skipped", "regression", "unstable", "missing", "breach", "no data")
@@ -169,7 +169,7 @@ def _per_run(runs: Sequence[LoadedRun], rule: Rule, phase: str | None) -> tuple[
 
 def tail_samples_needed(metric: str) -> int:
     """Samples a run needs before its ``metric`` percentile is worth judging (0: always)."""
-    pct = _PERCENTILES.get(metric)
+    pct = PERCENTILES.get(metric)
     return 0 if pct is None else math.ceil(MIN_TAIL_SAMPLES / (1 - pct / 100) - 1e-9)
 
 

@@ -12,17 +12,16 @@ from typing import Any
 
 from pegload.metrics import (HIGHEST_US, KINDS, LOWEST_US, SIGNIFICANT_DIGITS, OpTotals,
                              RunAccumulator)
+from pegload.metrics.levels import LATENCY_STATS, LEVELS, MEAN
 from pegload.report.model import PhaseInfo, RunResult
 
 SCHEMA_VERSION = 1
 SUMMARY_KIND = "pegload-run"
-LATENCY_STATS = ("p50", "p90", "p99", "p999", "max", "mean")
-_PCTS = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "p999": 99.9, "max": 100.0}
 ALL_OPS = "all"  # the per-phase aggregate over every op
 
 TIMESERIES_COLUMNS = (
     "phase", "start", "duration", "op", "count", "ok", "misses", "errors", "verify_errors",
-    *(f"{kind}.{stat}" for kind in KINDS for stat in ("p50", "p90", "p99", "p999", "max")),
+    *(f"{kind}.{stat}" for kind in KINDS for stat in LEVELS),
 )
 
 
@@ -35,9 +34,9 @@ def iso(ts: float | None) -> str | None:
 def latency_stats(totals: OpTotals) -> dict[str, dict[str, float]]:
     out = {}
     for kind, h in zip(KINDS, totals.hists):
-        p = h.percentiles(tuple(_PCTS.values()))
-        stats: dict[str, float] = {name: p[pct] for name, pct in _PCTS.items()}
-        stats["mean"] = round(h.mean(), 1)
+        p = h.percentiles(tuple(LEVELS.values()))
+        stats: dict[str, float] = {name: p[level] for name, level in LEVELS.items()}
+        stats[MEAN] = round(h.mean(), 1)
         out[kind] = stats
     return out
 
@@ -106,7 +105,7 @@ def timeseries(acc: RunAccumulator, t0: float) -> dict[str, Any]:
                               o.ok, o.misses, o.error_count, o.verify_errors]
             for kind in KINDS:
                 k = o.kinds.get(kind)
-                row.extend((k.p50, k.p90, k.p99, k.p999, k.max) if k else (None,) * 5)
+                row.extend((getattr(k, name) for name in LEVELS) if k else (None,) * len(LEVELS))
             rows.append(row)
     return {"interval_s": acc.interval_s, "t0": t0, "columns": list(TIMESERIES_COLUMNS), "rows": rows}
 
