@@ -228,14 +228,27 @@ def check_compatible(current: Sequence[LoadedRun], baseline: Sequence[LoadedRun]
                           + "\n  ".join(problems))
 
 
+def check_usable(current: Sequence[LoadedRun], baseline: Sequence[LoadedRun]) -> None:
+    """Raise :class:`ReportError` naming every run that is interrupted, crashed, failed or NOT
+    VALID: a gate that judges an incomplete or untrustworthy run passes or fails on noise."""
+    problems = [f"{side} {run.path}: {why}" for side, runs in (("run", current), ("baseline", baseline))
+                for run in runs if (why := run.unusable())]
+    if problems:
+        raise ReportError("refusing to judge incomplete or invalid runs (--allow-invalid judges them anyway):\n  "
+                          + "\n  ".join(problems))
+
+
 def run_check(current: Sequence[LoadedRun], baseline: Sequence[LoadedRun], *,
               rules: Sequence[Rule] | None = None, slos: Sequence[Threshold] = (),
               phase: str | None = None, min_delta_us: float = DEFAULT_MIN_DELTA_US,
-              alpha: float = DEFAULT_ALPHA) -> CheckResult:
+              alpha: float = DEFAULT_ALPHA, allow_invalid: bool = False) -> CheckResult:
     """Judge ``current`` against ``baseline``. Raises :class:`ReportError` for incompatible
-    inputs or a rule on an op the baseline never ran."""
+    inputs, a rule on an op the baseline never ran, or (unless ``allow_invalid``) a run that
+    did not complete or is NOT VALID (:meth:`LoadedRun.unusable`)."""
     if not current or not baseline:
         raise ReportError("need at least one current run and one baseline run")
+    if not allow_invalid:
+        check_usable(current, baseline)
     check_compatible(current, baseline)
     baseline_ops = sorted({op for run in baseline for op in run.ops(phase)})
     verdicts = []
