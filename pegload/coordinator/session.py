@@ -315,7 +315,7 @@ class RunSession:
             name=p.name, open_loop=p.open_loop, target_rate=p.rate, planned_ops=p.ops,
             planned_s=p.planned_s, planned_slots=planned_slots,
             measured_s=(end - start) if end is not None else None, stopped_early=stopped,
-            sent=sent, recorded=sum(st.recorded.get(w, 0) for w in finished),
+            timeout_s=self.scenario.timeout_ms / 1000.0, sent=sent, recorded=sum(st.recorded.get(w, 0) for w in finished),
             dropped=dropped, late_sent=late_sent, on_time=sent - late_sent if p.open_loop else None,
             unsent=unsent, lateness_us=lateness, response_us=response, intervals=intervals,
             samples=st.samples,

@@ -16,7 +16,8 @@ Reasons and limits (and why):
   more than 5% (and 10 ops) short in any interval; a phase can reach its total by catching up
   after a stall, which the phase figure alone would hide.
 - ``overrun`` (open loop): more than 1% of the measured ops were sent after the planned end
-  (draining a backlog the client built up).
+  (draining a backlog the client built up), or the phase ran more than 10% longer than planned
+  beyond the client timeout (a last reply may take up to the timeout).
 - ``dropped`` (open loop): more than 1% of the scheduled ops were never started.
 - ``greenlets`` (open loop): more than 1% of the measured ops waited for a free greenlet after
   their slot (``behind`` in the self-check): raise ``concurrency``.
@@ -44,6 +45,7 @@ RATE_SHORTFALL_LIMIT = 0.01
 INTERVAL_SHORTFALL_LIMIT = 0.05
 INTERVAL_SHORTFALL_MIN_OPS = 10
 OVERRUN_LIMIT = 0.01
+OVERRUN_TIME_LIMIT = 0.10
 SHORTFALL_LIMIT = 0.01  # dropped
 BEHIND_LIMIT = 0.01
 LATENESS_P999_SHARE = 0.10
@@ -94,6 +96,7 @@ class PhaseCheck:
     planned_s: float | None = None  # PhasePlan.planned_s
     planned_slots: int | None = None  # PhasePlan.measured_slots (global)
     measured_s: float | None = None
+    timeout_s: float = 0.0  # the client timeout: the last replies may take this long after the plan
     stopped_early: bool = False
     sent: int = 0  # ops the finished workers say they issued (PhaseDone)
     recorded: int = 0  # ops in the finished workers' histograms
@@ -244,6 +247,14 @@ def _judge_schedule(check: PhaseCheck, figures: dict[str, Any]) -> list[Reason]:
                               f"where the schedule planned {iv.expected:,.0f} ({share:.0%} short, limit "
                               f"{INTERVAL_SHORTFALL_LIMIT:.0%})", phase=check.name, value=round(share, 4),
                               limit=INTERVAL_SHORTFALL_LIMIT, unit="share"))
+    if planned and check.measured_s is not None:
+        over = check.measured_s - planned
+        figures["overrun_s"] = round(over, 3)
+        if over > OVERRUN_TIME_LIMIT * planned + check.timeout_s:
+            out.append(Reason("overrun", f"{where}: took {check.measured_s:.1f} s of a planned {planned:.1f} s "
+                              f"({over / planned:.0%} longer, limit {OVERRUN_TIME_LIMIT:.0%} + the "
+                              f"{check.timeout_s:g} s timeout): the schedule was not kept", phase=check.name,
+                              value=round(over / planned, 4), limit=OVERRUN_TIME_LIMIT, unit="share"))
     measured = check.recorded
     if measured and check.late_sent / measured > OVERRUN_LIMIT:
         share = check.late_sent / measured
@@ -302,6 +313,7 @@ def judge_run(checks: list[PhaseCheck], failures: list[Reason] = ()) -> tuple[Va
         phases[check.name] = section
     limits = {"cpu": CPU_LIMIT, "loop_lag_ms": LOOP_LAG_LIMIT_MS, "rate_shortfall": RATE_SHORTFALL_LIMIT,
               "interval_shortfall": INTERVAL_SHORTFALL_LIMIT, "overrun": OVERRUN_LIMIT,
+              "overrun_time": OVERRUN_TIME_LIMIT,
               "schedule_shortfall": SHORTFALL_LIMIT, "behind": BEHIND_LIMIT,
               "lateness_p999_share": LATENESS_P999_SHARE, "lateness_max_share": LATENESS_MAX_SHARE}
     culprits = {r.culprit for r in reasons}

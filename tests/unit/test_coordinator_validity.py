@@ -59,6 +59,11 @@ def test_achieved_rate_short_of_the_target_is_named_with_its_figure():
     rate = next(d for d in validity.details if d["reason"] == "rate")
     assert rate["value"] == pytest.approx(0.0848, abs=1e-4) and rate["limit"] == 0.01
     assert "achieved 18,303 of 20,000 ops/s on time (8.5% short" in rate["text"]
+    late = check(open_loop=True, planned_s=15.0, planned_slots=300_000, on_time=300_000, sent=300_000,
+                 recorded=300_000, measured_s=16.4, timeout_s=1.0)
+    assert judge_run([late])[0].valid  # 1.4 s over 15 s: within 10% + the 1 s timeout
+    late.measured_s = 18.0
+    assert "took 18.0 s of a planned 15.0 s" in judge_run([late])[0].reasons[0]
     assert section["phases"]["run"]["late_sent"] == 25_455
 
 
