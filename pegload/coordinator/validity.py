@@ -22,8 +22,8 @@ Reasons and limits (and why):
 - ``greenlets`` (open loop): more than 1% of the measured ops waited for a free greenlet after
   their slot (``behind`` in the self-check): raise ``concurrency``.
 - ``lateness_tail`` (open loop): the pacing lateness tail is a large part of the response tail it
-  pollutes: lateness p99.9 above 10% of response p99.9 (and above 1 ms), or lateness max above
-  half of response max (and above 10 ms).
+  pollutes: lateness p99.9 above 10% of response p99.9 (and above 1 ms; judged from 1,000
+  samples), or lateness max above half of response max (and above 10 ms).
 - ``loop_lag``: a worker's event loop was blocked for > 100 ms (gevent's ``max_blocking_time``).
 - ``cpu``: a worker averaged > 90% of a core over a phase (Locust warns at the same level).
 - ``bookkeeping``: ops sent != ops recorded: a pegload fault; totals are not exact.
@@ -50,6 +50,7 @@ SHORTFALL_LIMIT = 0.01  # dropped
 BEHIND_LIMIT = 0.01
 LATENESS_P999_SHARE = 0.10
 LATENESS_P999_FLOOR_US = 1_000
+LATENESS_P999_MIN_SAMPLES = 1_000  # below this a p99.9 is the maximum: the max rule judges it
 LATENESS_MAX_SHARE = 0.50
 LATENESS_MAX_FLOOR_US = 10_000
 
@@ -274,7 +275,8 @@ def _judge_lateness(check: PhaseCheck, figures: dict[str, Any]) -> list[Reason]:
     figures["lateness_tail"] = {"lateness_p999_us": late.get("p999"), "response_p999_us": resp.get("p999"),
                                 "lateness_max_us": late.get("max"), "response_max_us": resp.get("max")}
     lp, rp = late.get("p999", 0), resp.get("p999", 0)
-    if lp > LATENESS_P999_FLOOR_US and rp and lp > LATENESS_P999_SHARE * rp:
+    enough = check.recorded >= LATENESS_P999_MIN_SAMPLES
+    if enough and lp > LATENESS_P999_FLOOR_US and rp and lp > LATENESS_P999_SHARE * rp:
         out.append(Reason("lateness_tail", f"{where}: pacing lateness p99.9 {_ms(lp)} is {lp / rp:.0%} of response "
                           f"p99.9 {_ms(rp)} (limit {LATENESS_P999_SHARE:.0%}, above {_ms(LATENESS_P999_FLOOR_US)}): "
                           "the client's own delays are in the latency tail", phase=check.name,
