@@ -233,6 +233,8 @@
   }
 
   // ------------------------------------------------------------------ time series
+  // Interval rows as objects. A sliver of an interval (under a quarter of the interval length:
+  // the last few ops of a drain) is left out: a rate or a p99 over a few ms says nothing.
   function tsRows(ts) {
     var col = {};
     ts.columns.forEach(function (c, i) { col[c] = i; });
@@ -240,7 +242,7 @@
       var o = {};
       Object.keys(col).forEach(function (c) { o[c] = r[col[c]]; });
       return o;
-    });
+    }).filter(function (o) { return o.duration >= 0.25 * (ts.interval_s || 1); });
   }
   function opsOf(rows) {
     var seen = [];
