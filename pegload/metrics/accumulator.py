@@ -155,9 +155,9 @@ class RunAccumulator:
         self._totals: dict[tuple[str, str], OpTotals] = {}
         self.phase_spans: dict[str, list[float]] = {}  # phase -> [first t_start, last t_end]
         self.worker_ops: dict[int, int] = {}  # ops reported per worker (for exactness checks)
-        # (phase, op, worker) -> counters and the encoded interval histograms per kind, merged
-        # only when asked (worker_totals): the per-worker histograms a merge can be audited with
-        self._by_worker: dict[tuple[str, str, int], tuple[OpTotals, list[list[bytes]]]] = {}
+        # (phase, op, worker) -> that worker's own totals: the per-worker histograms a merge can
+        # be audited with (each snapshot is decoded once and added here and to its interval)
+        self._by_worker: dict[tuple[str, str, int], OpTotals] = {}
         self.snapshots = 0
 
     # -- feeding --
@@ -184,16 +184,15 @@ class RunAccumulator:
             if totals is None:
                 totals = slot.ops[op] = OpTotals()
             totals.add_counters(e.count, e.outcomes, e.nbytes, e.verify_errors, e.below, e.above)
-            for h, blob in zip(totals.hists, e.hists):
-                if blob:
-                    h.add_encoded(blob)
             mine = self._by_worker.get((phase, op, w))
             if mine is None:
-                mine = self._by_worker[(phase, op, w)] = (OpTotals(), [[] for _ in KINDS])
-            mine[0].add_counters(e.count, e.outcomes, e.nbytes, e.verify_errors, e.below, e.above)
-            for blobs, blob in zip(mine[1], e.hists):
+                mine = self._by_worker[(phase, op, w)] = OpTotals()
+            mine.add_counters(e.count, e.outcomes, e.nbytes, e.verify_errors, e.below, e.above)
+            for h, wh, blob in zip(totals.hists, mine.hists, e.hists):
                 if blob:
-                    blobs.append(blob)
+                    decoded = LatencyHistogram.decode(blob)
+                    h.add(decoded)
+                    wh.add(decoded)
             span = self.phase_spans.setdefault(phase, [snapshot.t_start, snapshot.t_end])
             span[0], span[1] = min(span[0], snapshot.t_start), max(span[1], snapshot.t_end)
             self.worker_ops[w] = self.worker_ops.get(w, 0) + e.count
@@ -276,17 +275,7 @@ class RunAccumulator:
     def worker_totals(self, phase: str, op: str, worker: int) -> OpTotals:
         """One worker's own totals of ``(phase, op)``: adding every worker's gives
         :meth:`totals` (what a report keeps so that the merge can be checked)."""
-        entry = self._by_worker.get((phase, op, worker))
-        if entry is None:
-            return OpTotals()
-        counters, blobs = entry
-        out = OpTotals()
-        out.add_counters(counters.count, counters.outcomes, counters.nbytes, counters.verify_errors,
-                         counters.below, counters.above)
-        for h, kind_blobs in zip(out.hists, blobs):
-            for blob in kind_blobs:
-                h.add_encoded(blob)
-        return out
+        return self._by_worker.get((phase, op, worker)) or OpTotals()
 
     def latest(self) -> IntervalStats | None:
         """The most recently closed interval (what the live progress line shows)."""
