@@ -293,13 +293,16 @@ class RunSession:
         sent = sum(sum(st.done[w].sent.values()) for w in finished)
         lateness: dict[str, int] = {}
         response: dict[str, int] = {}
+        service_p50 = 0
         intervals: list[IntervalCount] = []
         planned_slots = None
         if p.open_loop:
-            late, resp = LatencyHistogram(), LatencyHistogram()
+            late, resp, serv = LatencyHistogram(), LatencyHistogram(), LatencyHistogram()
             for op in self.acc.ops(p.name):
                 late.add(self.acc.totals(p.name, op).hist("lateness"))
                 resp.add(self.acc.totals(p.name, op).hist("response"))
+                serv.add(self.acc.totals(p.name, op).hist("service"))
+            service_p50 = serv.percentiles([50.0])[50.0] if serv.total else 0
             if late.total:
                 v = late.percentiles([99.0, 99.9, 100.0])
                 lateness = {"p99": v[99.0], "p999": v[99.9], "max": v[100.0]}
@@ -317,7 +320,8 @@ class RunSession:
             measured_s=(end - start) if end is not None else None, stopped_early=stopped,
             timeout_s=self.scenario.timeout_ms / 1000.0, sent=sent, recorded=sum(st.recorded.get(w, 0) for w in finished),
             dropped=dropped, late_sent=late_sent, on_time=sent - late_sent if p.open_loop else None,
-            unsent=unsent, lateness_us=lateness, response_us=response, intervals=intervals,
+            unsent=unsent, lateness_us=lateness, response_us=response, service_p50_us=service_p50,
+            intervals=intervals,
             samples=st.samples,
             verify_examples=[e for w in sorted(st.done) for e in st.done[w].verify_examples],
         )

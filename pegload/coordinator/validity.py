@@ -13,7 +13,8 @@ Reasons and limits (and why):
   the planned length, against the schedule's slots: more than 1% short means the client did not
   offer the load it was asked to.
 - ``interval_rate`` (open loop): the same per interval (each full interval of the planned span):
-  more than 5% (and 10 ops) short in any interval; a phase can reach its total by catching up
+  more than 5% (and 10 ops) short in any interval, beyond the ops in flight at its end (an op is
+  counted when its reply comes: rate x service p50); a phase can reach its total by catching up
   after a stall, which the phase figure alone would hide.
 - ``overrun`` (open loop): more than 1% of the measured ops were sent after the planned end
   (draining a backlog the client built up), or the phase ran more than 10% longer than planned
@@ -108,6 +109,7 @@ class PhaseCheck:
     unsent: int = 0  # assigned to lost workers and never sent
     lateness_us: dict[str, int] = field(default_factory=dict)  # p99, p999, max (all ops merged)
     response_us: dict[str, int] = field(default_factory=dict)  # p999, max (all ops merged)
+    service_p50_us: int = 0  # all ops merged: how long an op is in flight, typically
     intervals: list[IntervalCount] = field(default_factory=list)
     samples: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # worker -> selfcheck
     verify_examples: list[str] = field(default_factory=list)  # first verification failures seen
@@ -238,7 +240,9 @@ def _judge_schedule(check: PhaseCheck, figures: dict[str, Any]) -> list[Reason]:
             if planned is not None and iv.t1 > planned + 1e-6:
                 continue  # the drain after the planned end is not part of the schedule
             missing = iv.expected - iv.count
-            if iv.expected and missing > max(INTERVAL_SHORTFALL_LIMIT * iv.expected, INTERVAL_SHORTFALL_MIN_OPS):
+            in_flight = iv.expected / max(iv.t1 - iv.t0, 1e-9) * check.service_p50_us / 1e6
+            allowed = max(INTERVAL_SHORTFALL_LIMIT * iv.expected, INTERVAL_SHORTFALL_MIN_OPS) + in_flight
+            if iv.expected and missing > allowed:
                 if worst is None or missing / iv.expected > worst[1]:
                     worst = (iv, missing / iv.expected)
         if worst is not None:

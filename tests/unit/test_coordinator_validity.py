@@ -84,6 +84,12 @@ def test_an_interval_far_below_its_plan_is_named_even_when_the_phase_catches_up(
     ivs[4] = IntervalCount(4, 5, 960, 1000.0)
     assert judge_run([check(open_loop=True, planned_s=10.0, planned_slots=10_000, on_time=10_000,
                             sent=10_000, recorded=10_000, intervals=ivs)])[0].valid
+    # 100 ms replies: the first interval counts ~100 fewer (in flight at its end), not a shortfall
+    ivs = [IntervalCount(0, 1, 900, 1000.0)] + [IntervalCount(t, t + 1, 1000, 1000.0) for t in range(1, 10)]
+    slow = dict(open_loop=True, planned_s=10.0, planned_slots=10_000, on_time=10_000, sent=10_000,
+                recorded=10_000, intervals=ivs)
+    assert judge_run([check(service_p50_us=100_000, **slow)])[0].valid
+    assert not judge_run([check(service_p50_us=1_000, **slow)])[0].valid
 
 
 def test_waiting_for_a_free_greenlet_is_a_named_reason():
