@@ -142,3 +142,20 @@ def test_check_refuses_an_interrupted_run_naming_it(pegload_cli, onebox_factory)
     assert allowed.returncode == 0, allowed.stdout + allowed.stderr
     compared = pegload_cli.run("compare", out, out)
     assert compared.returncode == 0 and "warning" in compared.stderr
+
+
+def test_retries_are_counted_per_op_and_cause_as_the_onebox_saw_them(pegload_cli, onebox_factory):
+    """The client retries ERR_BUSY silently: the report counts every retry, and the count is the
+    onebox's own count of busy replies (the client's counters ship in the self-check)."""
+    ob = onebox_factory(tables={"temp": 8}, busy_fraction=0.05)
+    text = CAPPED.replace("concurrency: 2", "concurrency: 8").replace("rate: 600", "rate: 300")
+    out = pegload_cli.tmp_path / "busy"
+    done = pegload_cli.run("run", pegload_cli.scenario(text, "busy"), "--meta", ",".join(ob.meta_addrs),
+                           "--table", "temp", "--report-dir", out, "--quiet")
+    assert done.returncode == 0, done.stderr + done.stdout
+    busy = ob.counters()["faults"]["busy"]
+    assert busy > 10
+    s = pegload_cli.summary(out)
+    get = {p["name"]: p for p in s["phases"]}["capped"]["ops"]["get"]
+    assert get["retries"] == {"busy": busy} and get["error_count"] == 0
+    assert f"{busy:,} (busy {busy:,})" in done.stdout  # the terminal table, next to errors
