@@ -162,3 +162,11 @@ def test_the_percentile_names_are_defined_once():
 
     assert [f.name for f in fields(KindStats) if f.name != "encoded"] == list(LEVELS)
     assert figures.LATENCY_STATS is summary.LATENCY_STATS is thresholds.LATENCY_METRICS
+
+
+def test_the_scenario_loader_gets_the_names_without_loading_histograms():
+    import sys
+
+    code = "import sys, pegload.scenario.thresholds; print('hdrh' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "False"
