@@ -31,6 +31,7 @@ from pegload.coordinator.progress import Progress
 from pegload.coordinator.session import (EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED,
                                          EXIT_SLO_BREACH, RunFailed, RunSession)
 from pegload.report import ReportPaths, RunResult, write_report
+from pegload.report.summary import record_exit_code
 from pegload.report.writer import ReportDirError, ReportWriteError, clear_run, prepare_report_dir
 from pegload.scenario import Scenario, Target
 
@@ -157,6 +158,7 @@ class ScenarioRun:
         self._show_verification(result)
         if code == EXIT_OK and not paths.slo_passed:  # an SLO judged on a cut-short run says little
             code = EXIT_SLO_BREACH
+            record_exit_code(paths.summary, code)  # summary.json says what the process exits with
         self.out.write(f"report: {paths.html}\n")
         self.out.flush()
         return code

@@ -6,7 +6,8 @@ when nothing could be measured (unreachable cluster, missing table, workers that
 
 The coordinator runs in one thread without gevent: a ``selectors`` loop over the workers'
 sockets with short waits, during which it merges intervals, redraws the progress line and
-checks for Ctrl-C, dead workers and phases that overrun.
+checks for Ctrl-C, dead or silent workers (heartbeats: named within 2 s), a lost target and
+phases that overrun.
 """
 from __future__ import annotations
 
@@ -19,19 +20,19 @@ from typing import Any
 from pegload.coordinator.interrupts import Interrupts
 from pegload.coordinator.phases import PhasePlan, phase_plans
 from pegload.coordinator.progress import Progress
-from pegload.coordinator.target import OpenTarget, TargetError, fingerprint, open_target
-from pegload.coordinator.validity import PhaseCheck, judge_run
+from pegload.coordinator.target import OpenTarget, TargetError, fingerprint, open_target, unreachable
+from pegload.coordinator.validity import IntervalCount, PhaseCheck, failure_reasons, judge_run
 from pegload.coordinator.workers import Event, WorkerPool, WorkerStartError
 from pegload.metrics import IntervalSnapshot, LatencyHistogram, RunAccumulator
 from pegload.report import PhaseInfo, RunResult, RunStatus
-from pegload.runner.protocol import (InitFailed, Interval, PhaseDone, Plan, Ready, Shutdown, StartPhase,
-                                     StopPhase, WorkerFailed)
+from pegload.runner.protocol import (HEARTBEAT_SILENCE_S, INTERVAL_S, InitFailed, Interval, PhaseDone, Plan,
+                                     Ready, Shutdown, StartPhase, StopPhase, WorkerFailed)
 from pegload.scenario import Scenario, Target, scenario_hash
 
 EXIT_OK = 0
 EXIT_SLO_BREACH = 1
 EXIT_BAD_INPUT = 2  # bad scenario, unreachable cluster, missing table: nothing was measured
-EXIT_RUN_FAILED = 3  # a worker crashed (the report holds what was measured)
+EXIT_RUN_FAILED = 3  # a worker crashed or the target was lost (the report holds what was measured)
 EXIT_INTERRUPTED = 130  # Ctrl-C (the report holds what was measured)
 
 # StartPhase goes out this long before the common start instant, so that every worker has it
@@ -74,8 +75,11 @@ class RunSession:
         # worker and onebox logs; the caller owns the folder (ScenarioRun keeps what matters)
         self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="pegload-logs-"))
         self.worker_env = worker_env
-        self.acc = RunAccumulator(interval_s=1.0, workers=range(scenario.workers))
+        self.acc = RunAccumulator(interval_s=INTERVAL_S, workers=range(scenario.workers))
         self.crashed: dict[int, str] = {}
+        self.crash_info: dict[int, dict[str, Any]] = {}  # worker -> phase, detected_at, detected_after_s
+        self.target_lost: str | None = None
+        self.opened: OpenTarget | None = None
         self.killed: dict[int, str | None] = {}  # workers the coordinator killed, and why (None: Ctrl-C twice)
         self.phases: list[_PhaseState] = []
         self.learned: dict[str, Any] = {}
@@ -89,6 +93,7 @@ class RunSession:
             opened = open_target(self.target, self.log_dir)
         except TargetError as exc:
             raise RunFailed(str(exc), EXIT_BAD_INPUT) from None
+        self.opened = opened
         try:
             self.progress.say(f"pegload: {self.scenario.name} against {opened.describe()}, "
                               f"{self.scenario.workers} worker(s) x {self.scenario.concurrency} greenlets")
@@ -100,7 +105,7 @@ class RunSession:
                     raise RunFailed(f"workers did not start: {exc}", EXIT_RUN_FAILED) from None
                 self._plan_and_wait_ready(pool, opened)
                 for plan in phase_plans(self.scenario):
-                    if self.crashed or self.interrupts.requested:
+                    if self.crashed or self.interrupts.requested or self.target_lost:
                         break
                     self._run_phase(pool, plan)
                 pool.broadcast(Shutdown())
@@ -151,16 +156,19 @@ class RunSession:
         warm = f" after {plan.warmup_s:g} s warm-up" if plan.warmup_s else ""
         self.progress.say(f"phase {plan.name}: {shape}, {length}{warm}")
         pool.broadcast(StartPhase(plan.index, start_at))
+        pool.heard_from_all()
         planned = plan.planned_s
         overrun_at = (start_at + plan.warmup_s + planned + STOP_GRACE_S + self.scenario.timeout_ms / 1000.0
                       if planned is not None else None)
         while set(pool.alive) - set(state.done):
-            for ev in pool.poll(0.1):
+            for ev in pool.poll(0.1) + pool.silent(HEARTBEAT_SILENCE_S):
                 self._handle(pool, state, ev)
+            self._watch_target()
             now = time.time()
             if state.stop_sent_at is None:
                 reason = ("interrupted" if self.interrupts.requested else
                           "a worker crashed" if self.crashed else
+                          "the target was lost" if self.target_lost else
                           "overran its schedule" if overrun_at is not None and now > overrun_at else "")
                 if reason:
                     state.stop_sent_at = now
@@ -183,16 +191,15 @@ class RunSession:
         if ev.lost is not None:
             reason = self.killed.get(wid, ev.lost)
             if reason is not None and wid not in self.crashed:
-                self.crashed[wid] = reason
-                self.progress.warn(f"pegload: {reason}")
+                self._crash(pool, state, wid, reason)
             self.acc.worker_gone(wid)
             return
         if isinstance(msg, Interval):
             try:
                 snap = IntervalSnapshot.from_bytes(msg.blob)
             except ValueError as exc:  # a pegload bug in that worker: treat it as a crash
-                self.crashed.setdefault(wid, f"{pool.workers[wid].name} sent a malformed interval: {exc}")
-                self.progress.warn(f"pegload: {self.crashed[wid]}")
+                if wid not in self.crashed:
+                    self._crash(pool, state, wid, f"{pool.workers[wid].name} sent a malformed interval: {exc}")
                 return
             state.recorded[wid] = state.recorded.get(wid, 0) + sum(e.count for e in snap.ops.values())
             self.acc.add(snap)
@@ -200,13 +207,36 @@ class RunSession:
         elif isinstance(msg, PhaseDone):
             state.done[wid] = msg
         elif isinstance(msg, WorkerFailed):
-            self.crashed[wid] = f"{pool.workers[wid].name} failed: {msg.reason}"
-            self.progress.warn(f"pegload: {self.crashed[wid]}")
+            self._crash(pool, state, wid, f"{pool.workers[wid].name} failed: {msg.reason}")
+
+    def _crash(self, pool: WorkerPool, state: _PhaseState, wid: int, reason: str) -> None:
+        """Name a lost worker at once (the progress line and the report say when it was seen)."""
+        w = pool.workers[wid]
+        now = time.time()
+        self.crashed[wid] = reason
+        self.crash_info[wid] = {"phase": state.plan.name, "detected_at": round(w.lost_at or now, 3),
+                                "silent_s": round(time.monotonic() - w.last_heard, 3) if w.last_heard else None}
+        self.progress.warn(f"pegload: {reason} (phase {state.plan.name}, "
+                           f"{max(now - state.start_at - state.plan.warmup_s, 0.0):.1f} s into it)")
+
+    def _watch_target(self) -> None:
+        if self.target_lost is None and self.opened is not None:
+            lost = self.opened.lost()
+            latest = self.acc.latest()
+            if lost is None and latest is not None:
+                errors: dict[str, int] = {}
+                for o in latest.ops.values():
+                    for name, n in o.errors.items():
+                        errors[name] = errors.get(name, 0) + n
+                lost = unreachable(errors, latest.count)
+            if lost:
+                self.target_lost = lost
+                self.progress.warn(f"pegload: the target was lost: {lost}")
 
     # -- the result ------------------------------------------------------------------------
     def _result(self, opened: OpenTarget) -> RunResult:
         self.acc.finish()
-        infos, checks = [], []
+        infos, checks, unsent = [], [], {}
         for st in self.phases:
             p = st.plan
             span = self.acc.phase_spans.get(p.name)
@@ -214,14 +244,22 @@ class RunSession:
             end = span[1] if span else st.end
             dropped = sum(d.dropped for d in st.done.values())
             stopped = st.stop_sent_at is not None or any(d.stopped_early for d in st.done.values())
+            late_sent = sum(d.late_sent for w, d in st.done.items() if w not in self.crashed)
+            unsent[p.name] = self._unsent(st)
+            arrivals = next((d.arrivals for d in st.done.values() if d.arrivals), None)
             infos.append(PhaseInfo(p.name, p.kind, start, end, p.mode, p.rate, p.duration_s, p.ops,
-                                   p.warmup_s, p.ramp, dropped, stopped))
-            checks.append(self._check(st, start, end, dropped, stopped))
-        validity, self_check = judge_run(checks)
-        crashed = tuple({"worker_id": w, "reason": r} for w, r in sorted(self.crashed.items()))
+                                   p.warmup_s, p.ramp, dropped, stopped, planned_s=p.planned_s,
+                                   late_sent=late_sent, unsent=unsent[p.name] or 0, arrivals=arrivals))
+            checks.append(self._check(st, start, end, dropped, stopped, late_sent, unsent[p.name] or 0))
+        crashed = tuple({"worker_id": w, "reason": r, **self.crash_info.get(w, {})}
+                        for w, r in sorted(self.crashed.items()))
+        failures = failure_reasons(list(crashed), self.target_lost, {k: v for k, v in unsent.items() if v})
+        validity, self_check = judge_run(checks, failures)
         if crashed:
             status = RunStatus(EXIT_RUN_FAILED, self.interrupts.requested, crashed,
-                               f"{len(crashed)} worker(s) crashed")
+                               f"{len(crashed)} worker(s) lost")
+        elif self.target_lost:
+            status = RunStatus(EXIT_RUN_FAILED, self.interrupts.requested, (), f"target lost: {self.target_lost}")
         elif self.interrupts.requested:
             status = RunStatus(EXIT_INTERRUPTED, True, (), f"interrupted by {self.interrupts.signal_name}")
         else:
@@ -233,22 +271,58 @@ class RunSession:
                          ended_at=time.time(), workers=s.workers, concurrency=s.concurrency, seed=s.seed,
                          validity=validity, status=status, self_check=self_check)
 
-    def _check(self, st: _PhaseState, start: float, end: float | None, dropped: int, stopped: bool) -> PhaseCheck:
+    def _unsent(self, st: _PhaseState) -> int | None:
+        """Ops assigned to workers lost in this phase that they never sent (or sent and lost
+        with them): the phase's planned measured ops, less the finished workers' shares
+        (``PhaseDone.slots``), less what the lost workers recorded. None without a lost worker
+        or without a planned count (a closed-loop duration phase assigns no ops)."""
+        p = st.plan
+        lost = [w for w, info in self.crash_info.items() if info.get("phase") == p.name]
+        planned = p.measured_slots if p.open_loop else p.ops
+        if not lost or planned is None:
+            return None
+        finished = sum(d.slots for w, d in st.done.items() if w not in self.crashed)
+        recorded = sum(st.recorded.get(w, 0) for w in lost)
+        return max(planned - finished - recorded, 0)
+
+    def _check(self, st: _PhaseState, start: float, end: float | None, dropped: int, stopped: bool,
+               late_sent: int, unsent: int) -> PhaseCheck:
         p = st.plan
         # exactness is checked for workers that finished the phase; a crashed worker's last
         # interval may be lost with it
         finished = [w for w in st.done if w not in self.crashed]
-        lateness = None
+        sent = sum(sum(st.done[w].sent.values()) for w in finished)
+        lateness: dict[str, int] = {}
+        response: dict[str, int] = {}
+        service_p50 = 0
+        intervals: list[IntervalCount] = []
+        planned_slots = None
         if p.open_loop:
-            merged = LatencyHistogram()
+            late, resp, serv = LatencyHistogram(), LatencyHistogram(), LatencyHistogram()
             for op in self.acc.ops(p.name):
-                merged.add(self.acc.totals(p.name, op).hist("lateness"))
-            lateness = merged.percentiles([99.0])[99.0] if merged.total else None
+                late.add(self.acc.totals(p.name, op).hist("lateness"))
+                resp.add(self.acc.totals(p.name, op).hist("response"))
+                serv.add(self.acc.totals(p.name, op).hist("service"))
+            service_p50 = serv.percentiles([50.0])[50.0] if serv.total else 0
+            if late.total:
+                v = late.percentiles([99.0, 99.9, 100.0])
+                lateness = {"p99": v[99.0], "p999": v[99.9], "max": v[100.0]}
+            if resp.total:
+                v = resp.percentiles([99.9, 100.0])
+                response = {"p999": v[99.9], "max": v[100.0]}
+            planned_slots = p.measured_slots
+            for iv in self.acc.series():
+                if iv.phase == p.name:
+                    t0, t1 = iv.t_start - start, iv.t_end - start
+                    intervals.append(IntervalCount(t0, t1, iv.count, p.expected_ops(t0, t1)))
         return PhaseCheck(
             name=p.name, open_loop=p.open_loop, target_rate=p.rate, planned_ops=p.ops,
+            planned_s=p.planned_s, planned_slots=planned_slots,
             measured_s=(end - start) if end is not None else None, stopped_early=stopped,
-            sent=sum(sum(st.done[w].sent.values()) for w in finished),
-            recorded=sum(st.recorded.get(w, 0) for w in finished),
-            dropped=dropped, lateness_p99_us=lateness, samples=st.samples,
+            timeout_s=self.scenario.timeout_ms / 1000.0, sent=sent, recorded=sum(st.recorded.get(w, 0) for w in finished),
+            dropped=dropped, late_sent=late_sent, on_time=sent - late_sent if p.open_loop else None,
+            unsent=unsent, lateness_us=lateness, response_us=response, service_p50_us=service_p50,
+            intervals=intervals,
+            samples=st.samples,
             verify_examples=[e for w in sorted(st.done) for e in st.done[w].verify_examples],
         )

@@ -17,6 +17,23 @@ from pegload.report.model import TargetFingerprint
 from pegload.scenario import Target
 
 
+# Error names of ops that never reached a server (connection refused, reset, no meta answering).
+CONNECTION_FAILURES = frozenset({"ERR_SESSION_RESET", "ERR_NO_META_SERVER", "ERR_NETWORK_FAILURE"})
+# An interval in which at least this share of the ops (and UNREACHABLE_MIN_OPS) failed to connect
+# means the cluster is gone, not slow.
+UNREACHABLE_SHARE = 0.9
+UNREACHABLE_MIN_OPS = 10
+
+
+def unreachable(errors: dict[str, int], count: int) -> str | None:
+    """Why an interval's errors say the target stopped answering, or None."""
+    failed = sum(n for name, n in errors.items() if name in CONNECTION_FAILURES)
+    if count >= UNREACHABLE_MIN_OPS and failed >= UNREACHABLE_SHARE * count:
+        names = ", ".join(sorted(name for name in errors if name in CONNECTION_FAILURES))
+        return f"{failed:,} of {count:,} ops in an interval could not reach it ({names})"
+    return None
+
+
 class TargetError(RuntimeError):
     """The target cannot be used (onebox failed to start, cluster unreachable, no such table)."""
 
@@ -35,6 +52,12 @@ class OpenTarget:
     def describe(self) -> str:
         where = "embedded onebox" if self.onebox is not None else "cluster"
         return f"{where} {','.join(self.meta_addrs)} table {self.table!r}"
+
+    def lost(self) -> str | None:
+        """Why the embedded onebox is gone (its process exited mid-run), or None."""
+        if self.onebox is not None and not self.onebox.running:
+            return f"the embedded onebox (pid {self.onebox.pid}) exited mid-run"
+        return None
 
     def close(self) -> None:
         if self.onebox is not None:

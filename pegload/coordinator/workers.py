@@ -35,6 +35,8 @@ class WorkerHandle:
     sock: socket.socket | None = None
     reader: FrameReader = field(default_factory=FrameReader)
     lost: str | None = None  # why the worker is gone, once it is
+    last_heard: float = 0.0  # time.monotonic() of the last bytes received from it
+    lost_at: float | None = None  # time.time() when the coordinator noticed it was gone
 
     @property
     def name(self) -> str:
@@ -215,6 +217,7 @@ class WorkerPool:
                 data, err = b"", str(exc)
             else:
                 err = ""
+            w.last_heard = time.monotonic()
             if not data:
                 self._mark_lost(w, err or "closed its connection")
                 events.append(Event(w.worker_id, lost=w.lost))
@@ -227,6 +230,27 @@ class WorkerPool:
         for w in self.workers.values():  # a process can die with its socket still readable later
             if w.lost is None and w.proc.poll() is not None and not self._readable(w):
                 self._mark_lost(w, "")
+                events.append(Event(w.worker_id, lost=w.lost))
+        return events
+
+    def heard_from_all(self) -> None:
+        """Start every live worker's silence clock now (at a phase start)."""
+        now = time.monotonic()
+        for w in self.workers.values():
+            w.last_heard = max(w.last_heard, now)
+
+    def silent(self, limit_s: float) -> list[Event]:
+        """Mark lost (and kill) the live workers not heard from for more than ``limit_s``: a
+        stopped, frozen or starved process. A heartbeat comes every fraction of that."""
+        events = []
+        now = time.monotonic()
+        for w in self.workers.values():
+            if w.lost is None and w.sock is not None and w.last_heard and now - w.last_heard > limit_s:
+                quiet = now - w.last_heard
+                w.proc.kill()  # SIGKILL works on a stopped process; it must not resume the load later
+                self._mark_lost(w, "")
+                w.lost = (f"{w.name} fell silent: no heartbeat for {quiet:.1f} s (frozen, stopped or "
+                          "starved); killed")
                 events.append(Event(w.worker_id, lost=w.lost))
         return events
 
@@ -243,6 +267,7 @@ class WorkerPool:
             pass
         how = w.exit_description()
         w.lost = f"{w.name} {how}" + (f": {detail}" if detail and w.proc.poll() is None else "")
+        w.lost_at = time.time()
         self._drop_socket(w)
 
     def _drop_socket(self, w: WorkerHandle) -> None:

@@ -21,21 +21,48 @@ for all three values, where ``record_value`` takes ~1-2 µs per value); the clos
 (~0.13 µs). The encoded form is the standard V2 one, so any HdrHistogram implementation can read
 what we write.
 
-Modules: ``histogram`` (layout, LatencyHistogram), ``recorder`` (worker side), ``accumulator``
-(coordinator side). Import from ``pegload.metrics``.
+Modules: ``levels`` (the percentile levels and their names, import-free), ``histogram`` (layout,
+LatencyHistogram, the percentile rank rule), ``recorder`` (worker side), ``accumulator``
+(coordinator side). Import from ``pegload.metrics``; names are loaded on first use, so
+``pegload.metrics.levels`` alone (the scenario loader needs it) does not load histograms.
 """
-from pegload.metrics.accumulator import (STAT_PERCENTILES, IntervalOpStats, IntervalStats, KindStats,
-                                         OpTotals, RunAccumulator, kind_stats)
-from pegload.metrics.histogram import (COUNTS_LEN, HIGHEST_US, KINDS, LOWEST_US, MISS, OK,
-                                       SIGNIFICANT_DIGITS, HistogramFormatError, LatencyHistogram,
-                                       clamp_us, counts_index, highest_equivalent, lowest_equivalent,
-                                       median_equivalent, slot_width)
-from pegload.metrics.recorder import IntervalRecorder, IntervalSnapshot, OpInterval, OpRecorder
+from __future__ import annotations
 
-__all__ = [
-    "COUNTS_LEN", "HIGHEST_US", "KINDS", "LOWEST_US", "MISS", "OK", "SIGNIFICANT_DIGITS",
-    "STAT_PERCENTILES", "HistogramFormatError", "IntervalOpStats", "IntervalRecorder",
-    "IntervalSnapshot", "IntervalStats", "KindStats", "LatencyHistogram", "OpInterval",
-    "OpRecorder", "OpTotals", "RunAccumulator", "clamp_us", "counts_index", "highest_equivalent",
-    "kind_stats", "lowest_equivalent", "median_equivalent", "slot_width",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # type checkers see the real names; at run time they load on first use
+    from pegload.metrics.accumulator import (STAT_PERCENTILES, IntervalOpStats, IntervalStats, KindStats,
+                                             OpTotals, RunAccumulator, kind_stats)
+    from pegload.metrics.histogram import (COUNTS_LEN, HIGHEST_US, KINDS, LOWEST_US, MISS, OK,
+                                           SIGNIFICANT_DIGITS, HistogramFormatError, LatencyHistogram,
+                                           clamp_us, counts_index, highest_equivalent, lowest_equivalent,
+                                           median_equivalent, percentile_rank, slot_width)
+    from pegload.metrics.levels import LATENCY_STATS, LEVELS, PERCENTILES
+    from pegload.metrics.recorder import IntervalRecorder, IntervalSnapshot, OpInterval, OpRecorder
+
+_HOME = {
+    **dict.fromkeys(("STAT_PERCENTILES", "IntervalOpStats", "IntervalStats", "KindStats", "OpTotals",
+                     "RunAccumulator", "kind_stats"), "accumulator"),
+    **dict.fromkeys(("COUNTS_LEN", "HIGHEST_US", "KINDS", "LOWEST_US", "MISS", "OK", "SIGNIFICANT_DIGITS",
+                     "HistogramFormatError", "LatencyHistogram", "clamp_us", "counts_index",
+                     "highest_equivalent", "lowest_equivalent", "median_equivalent", "percentile_rank",
+                     "slot_width"), "histogram"),
+    **dict.fromkeys(("IntervalRecorder", "IntervalSnapshot", "OpInterval", "OpRecorder"), "recorder"),
+    **dict.fromkeys(("PERCENTILES", "LATENCY_STATS", "LEVELS"), "levels"),
+}
+
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pegload.metrics' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"pegload.metrics.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from pegload.metrics.histogram import KINDS, MISS, OK, LatencyHistogram
+from pegload.metrics.levels import LEVELS, PERCENTILES
 from pegload.metrics.recorder import IntervalSnapshot
 
-STAT_PERCENTILES = (50.0, 90.0, 99.0, 99.9)
+STAT_PERCENTILES = tuple(PERCENTILES.values())
 
 
 @dataclass
@@ -64,7 +65,8 @@ class OpTotals:
 
 @dataclass(frozen=True)
 class KindStats:
-    """Percentiles of one interval histogram plus its standard encoding (for the .hlog)."""
+    """Percentiles of one interval histogram plus its standard encoding (for the .hlog). The
+    fields are the names of :data:`pegload.metrics.levels.LEVELS` (a test keeps them equal)."""
 
     p50: int
     p90: int
@@ -112,8 +114,8 @@ class IntervalStats:
 
 
 def kind_stats(h: LatencyHistogram) -> KindStats:
-    p = h.percentiles((*STAT_PERCENTILES, 100.0))
-    return KindStats(p[50.0], p[90.0], p[99.0], p[99.9], p[100.0], h.to_base64())
+    p = h.percentiles(tuple(LEVELS.values()))
+    return KindStats(**{name: p[level] for name, level in LEVELS.items()}, encoded=h.to_base64())
 
 
 class _Slot:
@@ -153,6 +155,9 @@ class RunAccumulator:
         self._totals: dict[tuple[str, str], OpTotals] = {}
         self.phase_spans: dict[str, list[float]] = {}  # phase -> [first t_start, last t_end]
         self.worker_ops: dict[int, int] = {}  # ops reported per worker (for exactness checks)
+        # (phase, op, worker) -> that worker's own totals: the per-worker histograms a merge can
+        # be audited with (each snapshot is decoded once and added here and to its interval)
+        self._by_worker: dict[tuple[str, str, int], OpTotals] = {}
         self.snapshots = 0
 
     # -- feeding --
@@ -179,9 +184,15 @@ class RunAccumulator:
             if totals is None:
                 totals = slot.ops[op] = OpTotals()
             totals.add_counters(e.count, e.outcomes, e.nbytes, e.verify_errors, e.below, e.above)
-            for h, blob in zip(totals.hists, e.hists):
+            mine = self._by_worker.get((phase, op, w))
+            if mine is None:
+                mine = self._by_worker[(phase, op, w)] = OpTotals()
+            mine.add_counters(e.count, e.outcomes, e.nbytes, e.verify_errors, e.below, e.above)
+            for h, wh, blob in zip(totals.hists, mine.hists, e.hists):
                 if blob:
-                    h.add_encoded(blob)
+                    decoded = LatencyHistogram.decode(blob)
+                    h.add(decoded)
+                    wh.add(decoded)
             span = self.phase_spans.setdefault(phase, [snapshot.t_start, snapshot.t_end])
             span[0], span[1] = min(span[0], snapshot.t_start), max(span[1], snapshot.t_end)
             self.worker_ops[w] = self.worker_ops.get(w, 0) + e.count
@@ -256,6 +267,15 @@ class RunAccumulator:
     def totals(self, phase: str, op: str) -> OpTotals:
         """Merged totals of closed intervals (call :meth:`finish` first for the final figures)."""
         return self._totals.get((phase, op)) or OpTotals()
+
+    def workers(self, phase: str) -> list[int]:
+        """Workers that reported data for ``phase``."""
+        return sorted({w for (p, _op, w) in self._by_worker if p == phase})
+
+    def worker_totals(self, phase: str, op: str, worker: int) -> OpTotals:
+        """One worker's own totals of ``(phase, op)``: adding every worker's gives
+        :meth:`totals` (what a report keeps so that the merge can be checked)."""
+        return self._by_worker.get((phase, op, worker)) or OpTotals()
 
     def latest(self) -> IntervalStats | None:
         """The most recently closed interval (what the live progress line shows)."""

@@ -78,6 +78,16 @@ def clamp_us(value: int) -> tuple[int, int]:
     return value, 0
 
 
+def percentile_rank(p: float, total: int) -> int:
+    """The 1-based rank of the sample reported as the ``p`` th percentile of ``total`` samples:
+    HdrHistogram's reference rule (Java ``AbstractHistogram.getValueAtPercentile``): ``p`` is
+    nudged one ulp down (so that ``p/100 x total`` landing a rounding error above a whole number
+    does not skip a rank), then ``ceil(p/100 x total)``, at least 1. A reported percentile is
+    never below the requested one (rounding to nearest, as the hdrh package does, can be)."""
+    requested = min(max(math.nextafter(p, -math.inf), 0.0), 100.0)
+    return max(math.ceil(requested / 100.0 * total), 1)
+
+
 class HistogramFormatError(ValueError):
     """Encoded histogram bytes that are corrupt or use another layout than pegload's."""
 
@@ -187,7 +197,8 @@ class LatencyHistogram:
         return lo, h.counts[lo:hi + 1]
 
     def percentiles(self, ps: Sequence[float]) -> dict[float, int]:
-        """HdrHistogram's value at each percentile (highest equivalent value; lowest for 0)."""
+        """HdrHistogram's ``getValueAtPercentile`` for each level: the highest equivalent value
+        of the slot holding the sample of rank :func:`percentile_rank` (lowest for 0)."""
         total = self.hdr.total_count
         if not total:
             return {p: 0 for p in ps}
@@ -195,8 +206,7 @@ class LatencyHistogram:
         cumulative = list(accumulate(counts))
         out = {}
         for p in ps:
-            target = max(int(min(p, 100.0) * total / 100 + 0.5), 1)
-            index = lo + bisect_left(cumulative, target)
+            index = lo + bisect_left(cumulative, percentile_rank(p, total))
             out[p] = highest_equivalent(index) if p else lowest_equivalent(index)
         return out
 

@@ -1,5 +1,6 @@
 """`pegload check RUN... --baseline RUN...`: the CI gate. Exit 0 pass, 1 regression or SLO
-breach (or unstable, unless allowed), 2 bad input."""
+breach (or unstable, unless allowed), 2 bad input (including a run or baseline that was
+interrupted, crashed or is NOT VALID, unless --allow-invalid)."""
 from __future__ import annotations
 
 import argparse
@@ -33,7 +34,8 @@ def register(subparsers) -> None:
         help="CI gate: regressions and SLOs, exit 0/1/2",
         description="Judge run(s) against a baseline and/or SLOs. Prints a verdict per metric. Exit 0 when "
         "everything passes, 1 on a regression, an SLO breach or an unstable verdict, 2 on bad input "
-        "(missing, corrupt or incompatible reports, bad expressions). With several runs on either side "
+        "(missing, corrupt or incompatible reports, bad expressions, or a run or baseline that was interrupted, "
+        "crashed or is NOT VALID unless --allow-invalid). With several runs on either side "
         "a one-sided Mann-Whitney U test on the per-run figures separates regressions from noise.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -51,6 +53,8 @@ def register(subparsers) -> None:
                         help="significance level of the repeated-runs test (default %(default)s)")
     parser.add_argument("--allow-unstable", action="store_true",
                         help="exit 0 on 'unstable' verdicts (a change the repeats could not confirm)")
+    parser.add_argument("--allow-invalid", action="store_true",
+                        help="judge runs that were interrupted, crashed or NOT VALID (refused by default, exit 2)")
     parser.add_argument("--no-regression", action="store_true",
                         help="check only the SLOs (the baseline is still checked for compatibility)")
     parser.add_argument("--junit", metavar="FILE", help="write JUnit XML, one test case per checked metric")
@@ -85,7 +89,7 @@ def run_check_command(args: argparse.Namespace) -> int:
             rules = default_rules(ops, closed)
         slos = parse_thresholds(args.slo) if args.slo else []
         result = run_check(current, baseline, rules=rules, slos=slos, phase=args.phase,
-                           min_delta_us=min_delta_us, alpha=args.alpha)
+                           min_delta_us=min_delta_us, alpha=args.alpha, allow_invalid=args.allow_invalid)
     except (ReportError, ThresholdError, ValueError) as exc:
         return _fail(str(exc))
     print(to_text(result, args.allow_unstable))

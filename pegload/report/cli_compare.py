@@ -35,6 +35,10 @@ def run_compare(args: argparse.Namespace) -> int:
         print(f"pegload compare: {exc}", file=sys.stderr)
         return 2
     print(to_text(comp))
+    for run in comp["runs"]:
+        if not run["validity"]["valid"]:
+            print(f"pegload compare: warning: {run['label']} did not complete or is NOT VALID; "
+                  "pegload check would refuse it", file=sys.stderr)
     try:
         if args.json:
             atomic_write_text(args.json, to_json(comp))

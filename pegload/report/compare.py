@@ -15,10 +15,11 @@ from pegload.metrics import KINDS
 from pegload.report.atomic import atomic_write_text
 from pegload.report.figures import figure, format_figure, lower_is_better
 from pegload.report.html import render_compare_html, spectrum_points
-from pegload.report.model import RunResult
+from pegload.report.model import RunResult, target_display_name
 from pegload.report.runs import LoadedRun, load_run, merged_scope
 from pegload.report.summary import ALL_OPS, build_summary, dumps
 from pegload.report.terminal import render_table
+from pegload.scenario.load import hashed_shape
 
 COMPARISON_KIND = "pegload-comparison"
 COMPARISON_SCHEMA_VERSION = 1
@@ -26,8 +27,6 @@ ROW_STATS = ("p50", "p99", "p999", "max")  # latency rows per kind in the compar
 MAX_DIFFERENCES = 12
 
 RunLike = Union[RunResult, LoadedRun, str, Path]
-# the top-level scenario keys pegload.scenario.scenario_hash does not hash
-NOT_HASHED = ("name", "description", "target", "targets", "labels", "thresholds")
 
 
 @dataclass
@@ -101,14 +100,8 @@ def _diff(a: Any, b: Any, path: str, out: list[str]) -> None:
 
 
 def _hashed_part(summary: dict[str, Any]) -> dict[str, Any]:
-    """The scenario as far as its hash covers it (pegload.scenario.scenario_hash leaves out
-    where it ran and how it is judged), so the differences named are the ones that count."""
-    shape = {k: v for k, v in (summary.get("scenario") or {}).items() if k not in NOT_HASHED}
-    phases = shape.get("phases")
-    if isinstance(phases, list):
-        shape["phases"] = [{k: v for k, v in p.items() if k != "thresholds"} if isinstance(p, dict) else p
-                           for p in phases]
-    return shape
+    """The scenario as far as its hash covers it, so the differences named are the ones that count."""
+    return hashed_shape(summary.get("scenario") or {})
 
 
 def differences(base: LoadedRun, other: LoadedRun) -> list[str]:
@@ -189,8 +182,10 @@ def comparison(runs: Iterable[RunLike], phase: str | None = None, group: bool = 
 
 
 def _validity(entry: Entry) -> dict[str, Any]:
-    reasons = [f"{r.run_id}: {reason}" for r in entry.runs for reason in r.summary["validity"]["reasons"]]
-    return {"valid": all(r.summary["validity"]["valid"] for r in entry.runs), "reasons": reasons}
+    """Whether every run of the entry completed and is valid; the reasons if not (compare shows
+    such runs, and warns: ``pegload check`` refuses them)."""
+    reasons = [f"{r.run_id}: {why}" for r in entry.runs if (why := r.unusable())]
+    return {"valid": not reasons, "reasons": reasons}
 
 
 def to_json(comp: dict[str, Any]) -> str:
@@ -220,7 +215,7 @@ def to_text(comp: dict[str, Any]) -> str:
                      f"replicas={len(t.get('replica_servers') or [])}{' labels=' + labels if labels else ''}]"
                      f"  runs: {', '.join(run['run_ids'])}")
         if not run["validity"]["valid"]:
-            lines.append(f"   NOT VALID: {'; '.join(run['validity']['reasons'])}")
+            lines.append(f"   WARNING, not a trustworthy run: {'; '.join(run['validity']['reasons'])}")
     c = comp["comparability"]
     if not c["comparable"]:
         lines.append("WARNING: runs are not directly comparable:")
@@ -257,7 +252,7 @@ def compare_view(comp: dict[str, Any]) -> dict[str, Any]:
     return {
         "kind": "compare",
         "runs": [{"label": e.label, "run_id": ", ".join(r.run_id for r in e.runs),
-                  "target": e.first.target, "target_name": e.first.target.get("name") or e.first.target.get("kind"),
+                  "target": e.first.target, "target_name": target_display_name(e.first.target),
                   "status": e.first.summary["run"]["status"], "started_at": e.first.summary["run"]["started_at"],
                   "validity": _validity(e), "timeseries": e.first.summary["timeseries"]} for e in entries],
         "comparability": comp["comparability"],

@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from pegload.metrics import KINDS
+from pegload.metrics.levels import LATENCY_STATS
 from pegload.report.percent import format_percent
 
-LATENCY_STATS = ("p50", "p90", "p99", "p999", "max", "mean")
 # figure -> True when a smaller value is better. Names follow pegload.scenario.thresholds.
 COUNTERS = {
     "throughput": False,  # ops/s

@@ -17,6 +17,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from pegload.metrics.levels import PERCENTILES
 from pegload.report.compare import differences
 from pegload.report.figures import LATENCY_STATS, figure, format_figure, format_us, lower_is_better
 from pegload.report.percent import format_percent
@@ -38,7 +39,6 @@ DEFAULT_ALPHA = 0.05
 # A percentile is judged only when every run has this many samples beyond it (p99: 1,000 samples):
 # the p99 of 50 samples is its 50th largest value's neighbour, not a tail.
 MIN_TAIL_SAMPLES = 10
-_PERCENTILES = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "p999": 99.9}
 
 FAILING = ("regression", "missing", "breach", "no data")
 VERDICTS = ("pass", "skipped", "regression", "unstable", "missing", "breach", "no data")
@@ -170,7 +170,7 @@ def _per_run(runs: Sequence[LoadedRun], rule: Rule, phase: str | None) -> tuple[
 
 def tail_samples_needed(metric: str) -> int:
     """Samples a run needs before its ``metric`` percentile is worth judging (0: always)."""
-    pct = _PERCENTILES.get(metric)
+    pct = PERCENTILES.get(metric)
     return 0 if pct is None else math.ceil(MIN_TAIL_SAMPLES / (1 - pct / 100) - 1e-9)
 
 
@@ -229,14 +229,27 @@ def check_compatible(current: Sequence[LoadedRun], baseline: Sequence[LoadedRun]
                           + "\n  ".join(problems))
 
 
+def check_usable(current: Sequence[LoadedRun], baseline: Sequence[LoadedRun]) -> None:
+    """Raise :class:`ReportError` naming every run that is interrupted, crashed, failed or NOT
+    VALID: a gate that judges an incomplete or untrustworthy run passes or fails on noise."""
+    problems = [f"{side} {run.path}: {why}" for side, runs in (("run", current), ("baseline", baseline))
+                for run in runs if (why := run.unusable())]
+    if problems:
+        raise ReportError("refusing to judge incomplete or invalid runs (--allow-invalid judges them anyway):\n  "
+                          + "\n  ".join(problems))
+
+
 def run_check(current: Sequence[LoadedRun], baseline: Sequence[LoadedRun], *,
               rules: Sequence[Rule] | None = None, slos: Sequence[Threshold] = (),
               phase: str | None = None, min_delta_us: float = DEFAULT_MIN_DELTA_US,
-              alpha: float = DEFAULT_ALPHA) -> CheckResult:
+              alpha: float = DEFAULT_ALPHA, allow_invalid: bool = False) -> CheckResult:
     """Judge ``current`` against ``baseline``. Raises :class:`ReportError` for incompatible
-    inputs or a rule on an op the baseline never ran."""
+    inputs, a rule on an op the baseline never ran, or (unless ``allow_invalid``) a run that
+    did not complete or is NOT VALID (:meth:`LoadedRun.unusable`)."""
     if not current or not baseline:
         raise ReportError("need at least one current run and one baseline run")
+    if not allow_invalid:
+        check_usable(current, baseline)
     check_compatible(current, baseline)
     baseline_ops = sorted({op for run in baseline for op in run.ops(phase)})
     verdicts = []

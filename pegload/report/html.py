@@ -9,6 +9,7 @@ from importlib import resources
 from typing import Any
 
 from pegload.metrics import KINDS, LatencyHistogram
+from pegload.report.model import target_display_name
 from pegload.report.spectrum import spectrum
 
 _ASSETS = resources.files("pegload.report") / "assets"
@@ -53,7 +54,7 @@ def run_view(summary: dict[str, Any]) -> dict[str, Any]:
         "kind": "run",
         "run": summary["run"],
         "target": target,
-        "target_label": target.get("name") or f"{target.get('kind')} {','.join(target.get('meta') or [])}/{target.get('table')}",
+        "target_label": target_display_name(target),
         "validity": summary["validity"],
         "phases": phases,
         "spectra": spectra,

@@ -22,7 +22,9 @@ from pegload.metrics import RunAccumulator
 class PhaseInfo:
     """One phase as the coordinator ran it. ``start``/``end`` are wall-clock seconds of the
     measured part (after any warm-up); ``planned_*`` and ``mode``/``target_rate`` describe the
-    load shape for comparability checks."""
+    load shape for comparability checks. ``planned_s`` is the schedule's length (open loop: the
+    throughput's denominator); ``late_sent`` the ops sent after it (the drain), ``unsent`` the ops
+    assigned to lost workers and never sent."""
 
     name: str
     kind: str = "run"  # "load" (writes the data set, reported on its own) or "run"
@@ -36,6 +38,10 @@ class PhaseInfo:
     ramp: dict[str, Any] | None = None
     dropped: int = 0  # open loop: scheduled ops never started before the phase ended
     stopped_early: bool = False
+    planned_s: float | None = None
+    late_sent: int = 0
+    unsent: int = 0
+    arrivals: str | None = None
 
     def shape(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind, "mode": self.mode,
@@ -65,11 +71,18 @@ class TargetFingerprint:
 
     @property
     def display_name(self) -> str:
-        if self.name:
-            return self.name
-        if self.kind == "onebox":
-            return f"onebox/{self.table or 'temp'}"
-        return f"{','.join(self.meta) or '?'}/{self.table}"
+        return target_display_name(self.to_dict())
+
+
+def target_display_name(target: dict[str, Any]) -> str:
+    """How a target is named in tables and pages (summary.json ``target`` dict or a
+    :class:`TargetFingerprint`): its name in the scenario, else ``onebox/<table>`` or
+    ``<metas>/<table>``. The one place this is decided."""
+    if target.get("name"):
+        return str(target["name"])
+    if target.get("kind") == "onebox":
+        return f"onebox/{target.get('table') or 'temp'}"
+    return f"{','.join(target.get('meta') or ()) or '?'}/{target.get('table')}"
 
 
 @dataclass(frozen=True)
@@ -78,7 +91,9 @@ class Validity:
     kept, ...). Decided by the coordinator's self-check."""
 
     valid: bool = True
-    reasons: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()  # one sentence each, with its figure and limit
+    details: tuple[dict[str, Any], ...] = ()  # the same reasons as data: reason, culprit, phase, value, limit
+    limited_by: str | None = None  # "client", "target" or "run" (a lost worker); None when valid
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,20 @@ class LoadedRun:
         """Short name for tables: the target's name, else the run id."""
         return str(self.target.get("name") or self.run_id)
 
+    def unusable(self) -> str | None:
+        """Why this run must not be judged by a gate (it did not complete, or its own
+        self-check says its figures cannot be trusted), or None."""
+        run, validity = self.summary["run"], self.summary.get("validity") or {}
+        state = run.get("status", "completed")
+        if state != "completed":
+            detail = run.get("error") or ""
+            crashed = [f"worker {w.get('worker_id')}: {w.get('reason')}" for w in run.get("crashed_workers") or []]
+            more = "; ".join([d for d in [detail, *crashed] if d])
+            return f"{state}" + (f" ({more})" if more else "")
+        if not validity.get("valid", True):
+            return "NOT VALID (" + "; ".join(validity.get("reasons") or ["no reason recorded"]) + ")"
+        return None
+
     def phase_names(self) -> list[str]:
         return [p["name"] for p in self.summary["phases"]]
 

@@ -8,21 +8,22 @@ from __future__ import annotations
 import json
 import math
 import time
+from pathlib import Path
 from typing import Any
 
 from pegload.metrics import (HIGHEST_US, KINDS, LOWEST_US, SIGNIFICANT_DIGITS, OpTotals,
                              RunAccumulator)
+from pegload.metrics.levels import LATENCY_STATS, LEVELS, MEAN
+from pegload.report.atomic import atomic_write_text
 from pegload.report.model import PhaseInfo, RunResult
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: validity details, retries, drain/unsent, per-worker histograms
 SUMMARY_KIND = "pegload-run"
-LATENCY_STATS = ("p50", "p90", "p99", "p999", "max", "mean")
-_PCTS = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "p999": 99.9, "max": 100.0}
 ALL_OPS = "all"  # the per-phase aggregate over every op
 
 TIMESERIES_COLUMNS = (
     "phase", "start", "duration", "op", "count", "ok", "misses", "errors", "verify_errors",
-    *(f"{kind}.{stat}" for kind in KINDS for stat in ("p50", "p90", "p99", "p999", "max")),
+    *(f"{kind}.{stat}" for kind in KINDS for stat in LEVELS),
 )
 
 
@@ -35,9 +36,9 @@ def iso(ts: float | None) -> str | None:
 def latency_stats(totals: OpTotals) -> dict[str, dict[str, float]]:
     out = {}
     for kind, h in zip(KINDS, totals.hists):
-        p = h.percentiles(tuple(_PCTS.values()))
-        stats: dict[str, float] = {name: p[pct] for name, pct in _PCTS.items()}
-        stats["mean"] = round(h.mean(), 1)
+        p = h.percentiles(tuple(LEVELS.values()))
+        stats: dict[str, float] = {name: p[level] for name, level in LEVELS.items()}
+        stats[MEAN] = round(h.mean(), 1)
         out[kind] = stats
     return out
 
@@ -92,6 +93,10 @@ def _phase_list(run: RunResult) -> list[PhaseInfo]:
 
 
 def _duration(run: RunResult, phase: PhaseInfo) -> float | None:
+    """The throughput's denominator: an open-loop phase's planned length (its ops were slots in
+    it; the drain after it is reported apart), else the measured span."""
+    if phase.mode == "open" and phase.planned_s and not phase.stopped_early:
+        return phase.planned_s
     if phase.start is not None and phase.end is not None and phase.end > phase.start:
         return phase.end - phase.start
     span = run.accumulator.phase_spans.get(phase.name)
@@ -106,9 +111,54 @@ def timeseries(acc: RunAccumulator, t0: float) -> dict[str, Any]:
                               o.ok, o.misses, o.error_count, o.verify_errors]
             for kind in KINDS:
                 k = o.kinds.get(kind)
-                row.extend((k.p50, k.p90, k.p99, k.p999, k.max) if k else (None,) * 5)
+                row.extend((getattr(k, name) for name in LEVELS) if k else (None,) * len(LEVELS))
             rows.append(row)
     return {"interval_s": acc.interval_s, "t0": t0, "columns": list(TIMESERIES_COLUMNS), "rows": rows}
+
+
+def _retries(run: RunResult, names: list[str]) -> dict[str, Any]:
+    """Client retries per op and cause, and reconnections, over the given phases (from the
+    workers' self-check: contract of pegload.runner.selfcheck)."""
+    retries: dict[str, dict[str, int]] = {}
+    reconnects = 0
+    for name in names:
+        section = (run.self_check.get("phases") or {}).get(name) or {}
+        for op, causes in (section.get("retries") or {}).items():
+            mine = retries.setdefault(op, {})
+            for cause, n in causes.items():
+                mine[cause] = mine.get(cause, 0) + n
+        reconnects += section.get("reconnects", 0)
+    return {"retries": {op: dict(sorted(c.items())) for op, c in sorted(retries.items())},
+            "retry_count": sum(sum(c.values()) for c in retries.values()), "reconnects": reconnects}
+
+
+def _with_retries(scope: dict[str, Any], retries: dict[str, Any]) -> dict[str, Any]:
+    """Each op entry gets its own retries by cause, ``all`` the totals, beside the errors."""
+    for op, entry in scope["ops"].items():
+        causes = retries["retries"].get(op, {})
+        entry["retries"], entry["retry_count"] = causes, sum(causes.values())
+    scope[ALL_OPS]["retries"] = {}
+    for causes in retries["retries"].values():
+        for cause, n in causes.items():
+            scope[ALL_OPS]["retries"][cause] = scope[ALL_OPS]["retries"].get(cause, 0) + n
+    scope[ALL_OPS]["retry_count"] = retries["retry_count"]
+    scope[ALL_OPS]["reconnects"] = retries["reconnects"]
+    return scope
+
+
+def _workers(acc: RunAccumulator, phase: str) -> dict[str, Any]:
+    """Each worker's own counts and histograms of a phase, so that the merge can be audited:
+    adding them gives the phase's ``ops`` entries."""
+    out = {}
+    for w in acc.workers(phase):
+        ops = {}
+        for op in acc.ops(phase):
+            t = acc.worker_totals(phase, op, w)
+            if t.count or any(h.total for h in t.hists):
+                ops[op] = {"count": t.count, "error_count": t.error_count,
+                           "histograms": {kind: h.to_base64() for kind, h in zip(KINDS, t.hists) if h.total}}
+        out[str(w)] = {"ops": ops}
+    return out
 
 
 def build_summary(run: RunResult) -> dict[str, Any]:
@@ -117,11 +167,18 @@ def build_summary(run: RunResult) -> dict[str, Any]:
     measured_names, measured_duration = [], 0.0
     for phase in _phase_list(run):
         duration = _duration(run, phase)
-        scope = _scope(acc, [phase.name], duration)
+        scope = _with_retries(_scope(acc, [phase.name], duration), _retries(run, [phase.name]))
+        measured_span = (phase.end - phase.start) if phase.start is not None and phase.end is not None else None
+        drain_s = (round(max(measured_span - phase.planned_s, 0.0), 3)
+                   if phase.mode == "open" and phase.planned_s and measured_span is not None else None)
         phases_out.append({
             "name": phase.name, "kind": phase.kind, "mode": phase.mode,
-            "target_rate": phase.target_rate, "start": iso(phase.start), "end": iso(phase.end),
-            "dropped": phase.dropped, "stopped_early": phase.stopped_early, **scope,
+            "target_rate": phase.target_rate, "arrivals": phase.arrivals,
+            "start": iso(phase.start), "end": iso(phase.end),
+            "planned_s": phase.planned_s, "measured_span_s": round(measured_span, 3) if measured_span else None,
+            "dropped": phase.dropped, "stopped_early": phase.stopped_early,
+            "drain": {"ops": phase.late_sent, "s": drain_s}, "unsent": phase.unsent, **scope,
+            "workers": _workers(acc, phase.name),
         })
         if phase.kind != "load":
             measured_names.append(phase.name)
@@ -130,6 +187,8 @@ def build_summary(run: RunResult) -> dict[str, Any]:
         measured_names = [p["name"] for p in phases_out]
         measured_duration = sum(p["duration_s"] or 0.0 for p in phases_out)
     status = run.status
+    measured = _with_retries(_scope(acc, measured_names, measured_duration or None), _retries(run, measured_names))
+    validity = run.validity
     return {
         "schema_version": SCHEMA_VERSION,
         "kind": SUMMARY_KIND,
@@ -146,18 +205,29 @@ def build_summary(run: RunResult) -> dict[str, Any]:
         "scenario_hash": run.scenario_hash,
         "load_shape": run.load_shape(),
         "target": run.target.to_dict(),
-        "validity": {"valid": run.validity.valid, "reasons": list(run.validity.reasons)},
+        "validity": {"valid": validity.valid, "limited_by": validity.limited_by,
+                     "reasons": list(validity.reasons), "details": [dict(d) for d in validity.details]},
         "histogram": {"unit": "us", "lowest": LOWEST_US, "highest": HIGHEST_US,
                       "significant_digits": SIGNIFICANT_DIGITS,
                       "encoding": "HdrHistogram V2 compressed, base64"},
         "phases": phases_out,
-        "measured": {"phases": measured_names,
-                     **_scope(acc, measured_names, measured_duration or None)},
+        "measured": {"phases": measured_names, **measured},
         "timeseries": timeseries(acc, run.started_at),
         "self_check": run.self_check,
         "environment": run.environment,
         "scenario": run.scenario,
     }
+
+
+def record_exit_code(summary_path: str | Path, exit_code: int) -> None:
+    """Rewrite ``run.exit_code`` of a written summary.json with the process's final exit code
+    (decided after the report is written: an SLO breach turns 0 into 1). Replaced atomically."""
+    path = Path(summary_path)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if data["run"].get("exit_code") == exit_code:
+        return
+    data["run"]["exit_code"] = exit_code
+    atomic_write_text(path, dumps(data))
 
 
 def dumps(summary: dict[str, Any]) -> str:

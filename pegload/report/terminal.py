@@ -1,6 +1,7 @@
 """Plain-text output: the end-of-run summary table and the live progress line."""
 from __future__ import annotations
 
+import time
 from typing import Any, Sequence
 
 from pegload.metrics import RunAccumulator
@@ -27,20 +28,41 @@ def _count(n: int | None) -> str:
     return "-" if n is None else f"{n:,}"
 
 
+def retries_text(causes: dict[str, int] | None) -> str:
+    """``12 (busy 9, reset 3)``, or ``0``."""
+    causes = {c: n for c, n in (causes or {}).items() if n}
+    if not causes:
+        return "0"
+    return f"{sum(causes.values()):,} (" + ", ".join(f"{c} {n:,}" for c, n in sorted(causes.items())) + ")"
+
+
 def _op_row(op: str, e: dict[str, Any]) -> list[str]:
     r = e["latency_us"]["response"]
     errors = _count(e["error_count"])
     if e["error_count"]:
         errors += f" ({format_percent(e['error_rate'])})"
     return [op, _count(e["count"]), format_rate(e["throughput"]), format_us(r["p50"]), format_us(r["p99"]),
-            format_us(r["p999"]), format_us(r["max"]), errors, _count(e["misses"])]
+            format_us(r["p999"]), format_us(r["max"]), errors, retries_text(e.get("retries")), _count(e["misses"])]
+
+
+_LIMITED_BY = {"client": "the client, not the server, limited this run",
+               "target": "the target failed during the run",
+               "run": "the run did not complete as planned"}
+
+
+def verdict_lines(validity: dict[str, Any]) -> list[str]:
+    """The validity verdict: VALID, or NOT VALID with who limited the run and each reason."""
+    if validity.get("valid", True):
+        return ["VALID: the load generator kept up"]
+    who = _LIMITED_BY.get(validity.get("limited_by") or "client", "")
+    return [f"NOT VALID: {who}:"] + [f"  - {r}" for r in validity.get("reasons", [])]
 
 
 def summary_table(summary: dict[str, Any]) -> str:
     """Per phase, per op: count, ops/s, response p50/p99/p99.9/max, errors, misses; then the
     validity verdict and where the run stopped if it did not complete."""
     out = []
-    headers = ["op", "count", "ops/s", "p50", "p99", "p99.9", "max", "errors", "misses"]
+    headers = ["op", "count", "ops/s", "p50", "p99", "p99.9", "max", "errors", "retries", "misses"]
     for p in summary["phases"]:
         shape = f"open loop at {p['target_rate']:,.0f} ops/s" if p["mode"] == "open" and p["target_rate"] \
             else "closed loop"
@@ -51,6 +73,17 @@ def summary_table(summary: dict[str, Any]) -> str:
         if len(p["ops"]) > 1:
             rows.append(_op_row(ALL_OPS, p[ALL_OPS]))
         out.append(render_table(headers, rows))
+        notes = []
+        if p.get("all", {}).get("reconnects"):
+            notes.append(f"reconnections {p['all']['reconnects']:,}")
+        drain = p.get("drain") or {}
+        if drain.get("ops"):
+            notes.append(f"drain: {drain['ops']:,} ops sent after the planned end"
+                         + (f" ({drain['s']:.2f} s)" if drain.get("s") is not None else "")
+                         + ", counted in the throughput over the planned length")
+        if p.get("unsent"):
+            notes.append(f"unsent: {p['unsent']:,} ops assigned to lost worker(s) were never sent")
+        out.extend(f"  {n}" for n in notes)
         out.append("")
     slo = summary.get("thresholds") or []
     if slo:
@@ -66,11 +99,7 @@ def summary_table(summary: dict[str, Any]) -> str:
         out.append(f"run {run['status']}{detail}")
         for w in run.get("crashed_workers", []):
             out.append(f"  worker {w.get('worker_id')} crashed: {w.get('reason')}")
-    if validity["valid"]:
-        out.append("VALID: the load generator kept up")
-    else:
-        out.append("NOT VALID: the client, not the server, limited this run:")
-        out.extend(f"  - {r}" for r in validity["reasons"])
+    out.extend(verdict_lines(validity))
     return "\n".join(out)
 
 
@@ -85,11 +114,18 @@ def format_clock(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds}s"
 
 
+# An interval older than this many interval lengths is not shown as the current figures: some
+# worker has not reported (frozen, or about to be named lost by its missing heartbeat).
+STALE_INTERVALS = 2.5
+
+
 def progress_line(acc: RunAccumulator, elapsed_s: float, total_s: float | None = None,
-                  phase: str | None = None, max_ops: int = 4) -> str:
+                  phase: str | None = None, max_ops: int = 4, now: float | None = None) -> str:
     """One line for the live display, from the latest closed interval, e.g.
     ``run 12s/1:00 48,210 ops/s | get 45,801/s p50 412µs p99 1.9ms | set ... | errors 3``.
-    The busiest ``max_ops`` ops are shown; errors are cumulative over the run so far."""
+    The busiest ``max_ops`` ops are shown; errors are cumulative over the run so far. When the
+    latest interval is stale (``now``, wall clock, beyond :data:`STALE_INTERVALS`) the line says
+    so instead of repeating old figures."""
     head = f"{phase + ' ' if phase else ''}{format_clock(elapsed_s)}"
     if total_s:
         head += f"/{format_clock(total_s)}"
@@ -97,6 +133,9 @@ def progress_line(acc: RunAccumulator, elapsed_s: float, total_s: float | None =
     errors = sum(acc.totals(p, op).error_count for p in acc.phases() for op in acc.ops(p))
     if latest is None:
         return f"{head} waiting for the first interval"
+    age = (time.time() if now is None else now) - latest.t_end
+    if age > STALE_INTERVALS * acc.interval_s:
+        return f"{head} no complete interval for {age:.1f} s (waiting for a worker) | errors {errors:,}"
     parts = [f"{head} {latest.count / latest.duration:,.0f} ops/s"]
     busiest = sorted(latest.ops.items(), key=lambda kv: -kv[1].count)[:max_ops]
     for op, o in busiest:

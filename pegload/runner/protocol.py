@@ -17,8 +17,9 @@ Conversation (one TCP connection per worker, on 127.0.0.1)::
                                 <- Plan(scenario, target)  the validated scenario and the target
     Ready(fingerprint) | InitFailed(reason) ->            after client.init(): start barrier
                                 <- StartPhase(index, start_at)   same wall-clock start for all
-    Interval(phase, blob, selfcheck) ->              every second of the phase
-    PhaseDone(phase, sent, dropped) ->                    after the last (partial) interval
+    Heartbeat(worker_id, phase) ->                        every HEARTBEAT_PERIOD_S, from Ready on
+    Interval(phase, blob, selfcheck) ->                   every INTERVAL_S of the phase
+    PhaseDone(phase, sent, dropped, slots, ...) ->        after the last (partial) interval
                                 <- StopPhase()            end the phase early (Ctrl-C, crash)
                                 <- Shutdown()             close the client and exit 0
     WorkerFailed(reason) ->                               then the worker exits non-zero
@@ -39,6 +40,15 @@ if TYPE_CHECKING:
 
 _LEN = struct.Struct(">II")
 MAX_FRAME = 64 * 1024 * 1024  # far above any interval snapshot; guards against a garbage peer
+
+# The measurement interval: workers snapshot their histograms this often, and the coordinator's
+# interval grid (RunAccumulator) uses the same length. One definition for both sides.
+INTERVAL_S = 1.0
+# Liveness: a worker sends Heartbeat this often from its own greenlet; a worker silent for longer
+# than HEARTBEAT_SILENCE_S (three missed beats: a frozen, stopped or starved process) is named
+# lost, so a dead or stuck worker is noticed within 2 s, not at the end of the phase.
+HEARTBEAT_PERIOD_S = 0.5
+HEARTBEAT_SILENCE_S = 1.5
 
 
 class ProtocolError(ValueError):
@@ -81,11 +91,11 @@ class Plan(Message):
     meta_addrs: list[str]
     table: str
     timeout_ms: int
-    interval_s: float = 1.0
+    interval_s: float = INTERVAL_S
     blob: bytes = b""  # pickle of the validated pegload.scenario.Scenario
 
     @classmethod
-    def of(cls, scenario: Scenario, meta_addrs: list[str], table: str, interval_s: float = 1.0) -> Plan:
+    def of(cls, scenario: Scenario, meta_addrs: list[str], table: str, interval_s: float = INTERVAL_S) -> Plan:
         return cls(list(meta_addrs), table, scenario.timeout_ms, interval_s,
                    pickle.dumps(scenario, protocol=pickle.HIGHEST_PROTOCOL))
 
@@ -128,6 +138,16 @@ class StartPhase(Message):
 
 
 @dataclass(frozen=True)
+class Heartbeat(Message):
+    """I am alive and my event loop turns; ``phase`` is the phase index being run (None between
+    phases)."""
+
+    TYPE: ClassVar[str] = "heartbeat"
+    worker_id: int
+    phase: int | None = None
+
+
+@dataclass(frozen=True)
 class Interval(Message):
     TYPE: ClassVar[str] = "interval"
     worker_id: int
@@ -145,6 +165,9 @@ class PhaseDone(Message):
     dropped: int = 0  # open loop: scheduled ops never started because the phase ended
     stopped_early: bool = False
     verify_examples: list[str] = field(default_factory=list)  # first verification failures
+    slots: int = 0  # measured slots (open loop) or ops (closed loop, ops phase) this worker was assigned
+    late_sent: int = 0  # measured ops sent after the phase's planned end (drain work)
+    arrivals: str = ""  # the arrival process that ran (open loop): "uniform", "poisson"
 
 
 @dataclass(frozen=True)
@@ -167,8 +190,8 @@ class WorkerFailed(Message):
 
 MESSAGE_TYPES: dict[str, type[Message]] = {
     cls.TYPE: cls
-    for cls in (Hello, Plan, Ready, InitFailed, StartPhase, Interval, PhaseDone, StopPhase, Shutdown,
-                WorkerFailed)
+    for cls in (Hello, Plan, Ready, InitFailed, StartPhase, Heartbeat, Interval, PhaseDone, StopPhase,
+                Shutdown, WorkerFailed)
 }
 
 

@@ -30,9 +30,9 @@ from pegload.client.errors import PegasusError
 from pegload.metrics import IntervalRecorder
 from pegload.runner.ops import Failures
 from pegload.runner.phase import PhaseClock, PhaseRunner
-from pegload.runner.protocol import (FrameReader, Hello, InitFailed, Interval, Message, PhaseDone, Plan,
-                                     ProtocolError, Ready, Shutdown, StartPhase, StopPhase, WorkerFailed,
-                                     encode)
+from pegload.runner.protocol import (HEARTBEAT_PERIOD_S, FrameReader, Heartbeat, Hello, InitFailed, Interval,
+                                     Message, PhaseDone, Plan, ProtocolError, Ready, Shutdown, StartPhase,
+                                     StopPhase, WorkerFailed, encode)
 from pegload.runner.selfcheck import SelfCheck
 from pegload.workload import WorkerWorkload
 
@@ -95,6 +95,7 @@ class Worker:
         self.phase_greenlet: gevent.Greenlet | None = None
         self.recorder = IntervalRecorder(worker_id)
         self.selfcheck = SelfCheck()
+        self.phase_index: int | None = None
 
     def serve(self) -> int:
         plan = self.channel.recv()
@@ -112,9 +113,11 @@ class Worker:
         gc.collect()
         gc.freeze()
         self.selfcheck.start()
+        beat = gevent.spawn(self._heartbeat)
         try:
             return self._control_loop()
         finally:
+            beat.kill(block=False)
             self.selfcheck.stop()
             if self.client is not None:
                 self.client.close()
@@ -135,12 +138,23 @@ class Worker:
         self.channel.send(Ready(self.worker_id, fingerprint))
         return True
 
+    def _heartbeat(self) -> None:
+        """Tell the coordinator every HEARTBEAT_PERIOD_S that this process and its loop are alive
+        (a frozen or starved worker falls silent, and is named within 2 s)."""
+        while True:
+            gevent.sleep(HEARTBEAT_PERIOD_S)
+            try:
+                self.channel.send(Heartbeat(self.worker_id, self.phase_index))
+            except OSError:
+                return  # the control loop notices the lost coordinator
+
     def _control_loop(self) -> int:
         while True:
             msg = self.channel.recv()
             if msg is None:  # the coordinator is gone: stop loading the cluster, now
                 coordinator_gone(self.worker_id, "the coordinator closed the connection")
             if isinstance(msg, StartPhase):
+                self.phase_index = msg.index
                 self.phase_greenlet = gevent.spawn(self._run_phase, msg)
                 self.phase_greenlet.link_exception(self._phase_crashed)
             elif isinstance(msg, StopPhase):
@@ -192,6 +206,7 @@ class Worker:
         sent, dropped, stopped = self.phase.run()
         self.channel.send(PhaseDone(self.worker_id, index, sent, dropped, stopped, failures.examples))
         self.phase = None
+        self.phase_index = None
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:

@@ -57,12 +57,21 @@ def scenario_from_dict(data: Mapping[str, Any], file: str = "<summary>") -> Scen
     return load_scenario_text(yaml.safe_dump(json.loads(json.dumps(data)), sort_keys=False), file)
 
 
+def hashed_shape(scenario: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a scenario's ``to_dict()`` that :func:`scenario_hash` covers (the load, not
+    where it ran nor how it is judged); compare names the differences within it."""
+    shape = {k: v for k, v in scenario.items() if k not in _NOT_HASHED}
+    phases = shape.get("phases")
+    if isinstance(phases, list):
+        shape["phases"] = [{k: v for k, v in p.items() if k != "thresholds"} if isinstance(p, dict) else p
+                           for p in phases]
+    return shape
+
+
 def scenario_hash(scenario: Scenario) -> str:
     """A stable 16-hex-digit hash of the load the scenario applies: everything in
     ``to_dict()`` except name, description, target(s), labels and thresholds."""
-    shape = {k: v for k, v in scenario.to_dict().items() if k not in _NOT_HASHED}
-    for phase in shape.get("phases", []):
-        phase.pop("thresholds", None)
+    shape = hashed_shape(scenario.to_dict())
     canonical = json.dumps(shape, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 

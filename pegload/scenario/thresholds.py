@@ -43,18 +43,20 @@ import re
 from dataclasses import dataclass
 from typing import Iterable
 
+from pegload.metrics.levels import ALIASES, LATENCY_STATS
+
 from .errors import suggest
 from .ops import OP_NAMES
 
 LATENCY_KINDS = ("response", "service", "lateness")
-LATENCY_METRICS = ("p50", "p90", "p99", "p999", "max", "mean")
+LATENCY_METRICS = LATENCY_STATS
 RATE_METRICS = ("error_rate", "verify_error_rate")
 COUNT_METRICS = ("errors", "verify_errors")
 METRICS = LATENCY_METRICS + ("throughput",) + COUNT_METRICS + RATE_METRICS
 COMPARATORS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 _TIME_UNITS_US = {"us": 1.0, "µs": 1.0, "ms": 1000.0, "s": 1_000_000.0}
-_WRITTEN_METRICS = LATENCY_METRICS + ("p99.9", "throughput") + COUNT_METRICS
+_WRITTEN_METRICS = LATENCY_METRICS + tuple(ALIASES) + ("throughput",) + COUNT_METRICS
 _EXPR = re.compile(
     r"^\s*(?P<subject>[A-Za-z_][A-Za-z0-9_.]*)\s*(?P<cmp><=|>=|<|>|==|=|!=)\s*"
     r"(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(?P<unit>\S*?)\s*$"
@@ -106,8 +108,7 @@ def parse_subject(text: str) -> tuple[str, str, str]:
             f"{raw!r}: unknown metric {metric!r}{suggest(metric, _WRITTEN_METRICS)}"
             f" (expected one of {', '.join(_WRITTEN_METRICS)})"
         )
-    if metric == "p99.9":
-        metric = "p999"
+    metric = ALIASES.get(metric, metric)
     op, kind = "all", ""
     rest = parts[:-1]
     if rest and rest[-1] in LATENCY_KINDS:

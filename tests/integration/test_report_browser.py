@@ -54,24 +54,41 @@ def assert_offline(html):
     assert "@import" not in html and "url(" not in html
 
 
+def judged():
+    """A verdict and self-check as the coordinator makes them: worker 1 saturated its CPU."""
+    from pegload.coordinator.validity import PhaseCheck, judge_run
+
+    def sample(cpu):
+        return {"cpu": cpu, "wall_s": 1.0, "loop_lag_max_ms": 2.0, "loop_lag_mean_ms": 0.5, "gc_pause_total_ms": 0.1,
+                "gc_pause_max_ms": 0.1, "gc_collections": 1, "retries": {"get": {"busy": 3}}, "reconnects": 1}
+    return judge_run([PhaseCheck("run", open_loop=True, sent=4804, recorded=4804,
+                                 samples={0: [sample(0.3)] * 4, 1: [sample(0.96)] * 4})])
+
+
 def test_run_report_renders_its_charts(tmp_path):
-    paths = write_report(make_run(validity=Validity(False, ("worker 1 CPU 96% > 90%",))), tmp_path / "report")
+    validity, self_check = judged()
+    run = make_run(validity=validity)
+    run.self_check = self_check
+    paths = write_report(run, tmp_path / "report")
     html = paths.html.read_text()
     assert_offline(html)
     dom = chromium(tmp_path, paths.html.as_uri(), "--dump-dom")
     assert_clean(dom)
     names = series_paths(dom)
-    # spectra: load/set, run/get, run/multi_get, 3 kinds each; throughput: 3 ops + all; p99: 3 ops
+    # spectra: load/set, run/get, run/multi_get, 3 kinds each; throughput: 2 ops + all; p99: 2 ops
+    # (the load phase has its own table and stays off the time axes, which it would scale)
     assert names.count("response") == 3 and names.count("service") == 3 and names.count("lateness") == 3
     assert names.count("all ops") == 1 and names.count("get") == 2 and names.count("multi_get") == 2
-    assert len(names) == 9 + 4 + 3
+    assert len(names) == 9 + 3 + 2
     for caption in ("load / set: latency by percentile", "run / get: latency by percentile",
                     "run / multi_get: latency by percentile", "throughput", "p99 response time per interval"):
         assert f"<figcaption>{caption}</figcaption>" in dom
     assert "NOT VALID: the client, not the server, limited this run." in dom
-    assert "<li>worker 1 CPU 96% &gt; 90%</li>" in dom
+    assert re.search(r"<td>client CPU</td><td>run</td><td>96% of a core \(limit 90%\)</td>", dom)
     assert re.search(r"<td>run</td><td>get</td><td>ERR_TIMEOUT</td><td class=\"num\">4</td>", dom)
-    assert ">99.9%</text>" in dom  # the percentile axis
+    assert re.search(r'text-anchor="(middle|end)"[^>]*>99\.9%</text>', dom)  # the percentile axis, inside the chart
+    assert 'id="retries"' in dom and "reconnections" in dom
+    assert "<h3>Phase run</h3>" in dom and "loop lag max" in dom  # the self-check as tables, not JSON
     assert '"rate": 1200' in dom  # the scenario, pretty-printed
 
 

@@ -40,14 +40,14 @@ def test_one_microsecond_resolution_below_2ms():
     assert h.percentiles([20, 40, 60, 80, 100]) == {20: 1, 40: 399, 60: 400, 80: 401, 100: 2047}
 
 
-def test_percentiles_and_mean_equal_the_reference_implementation():
+def test_mean_and_max_equal_the_hdrh_package():
+    """(Percentiles are checked against HdrHistogram's rank rule in test_metrics_percentiles.py:
+    the hdrh package rounds the rank to nearest.)"""
     values = spread_values()
     ref = reference(values)
     h = LatencyHistogram()
     for v in values:
         h.record(v)
-    ps = [0, 1, 25, 50, 90, 99, 99.9, 99.99, 100]
-    assert h.percentiles(ps) == {p: ref.get_value_at_percentile(p) for p in ps}
     assert h.total == len(values)
     assert h.mean() == pytest.approx(ref.get_mean_value(), rel=1e-12)
     assert h.stddev() == pytest.approx(ref.get_stddev(), rel=1e-9)
@@ -75,7 +75,7 @@ def test_raw_and_base64_encodings_round_trip_and_interoperate():
     assert text.startswith("HISTF")
     other = HdrHistogram.decode(text)  # the library's own decoder reads our standard form
     assert other.get_total_count() == len(values)
-    assert {p: other.get_value_at_percentile(p) for p in ps} == h.percentiles(ps)
+    assert list(other.counts) == list(h.counts)
     theirs = LatencyHistogram.decode(reference(values).encode())  # and we read theirs
     assert theirs.percentiles(ps) == h.percentiles(ps)
     assert LatencyHistogram.decode(raw.to_base64()).percentiles(ps) == h.percentiles(ps)

@@ -5,17 +5,17 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from pegload.cli import main
-from pegload.report import write_report
+from pegload.report import RunStatus, Validity, write_report
 from pegload.report.gate import Rule, default_rules, judge, parse_rules
 from pegload.report.stats import midranks, p_greater, smallest_p, u_statistic
 from pegload.report.synthetic import SyntheticPhase, latency_samples, synthetic_run
 
 
-def make(tmp_path, name, median=400, shift=0, seed=1, rate=1100.0, n=4000):
+def make(tmp_path, name, median=400, shift=0, seed=1, rate=1100.0, n=4000, **run):
     phases = [SyntheticPhase("run", {"get": latency_samples(n, median, seed=seed, shift_us=shift),
                                      "set": latency_samples(n // 10, median * 2, seed=seed + 100, shift_us=shift)},
                              duration_s=4.0, mode="open", target_rate=rate)]
-    return str(write_report(synthetic_run(phases, workers=2), tmp_path / name).dir)
+    return str(write_report(synthetic_run(phases, workers=2, **run), tmp_path / name).dir)
 
 
 def check(capsys, *argv):
@@ -203,3 +203,28 @@ def test_mann_whitney():
     big = p_greater(list(range(40)), list(range(30, 70)))  # beyond the exact limit: normal approximation
     assert 0 < big < 1e-6
     assert 0.3 < p_greater(list(range(0, 80, 2)), list(range(1, 81, 2))) < 0.5
+
+
+@pytest.mark.parametrize("side", ["run", "baseline"])
+@pytest.mark.parametrize("run, named", [
+    (dict(status=RunStatus(130, interrupted=True, error="interrupted by SIGINT")), "interrupted (interrupted by SIGINT)"),
+    (dict(status=RunStatus(3, crashed_workers=({"worker_id": 1, "reason": "fell silent"},))), "worker 1: fell silent"),
+    (dict(validity=Validity(False, ("phase 'run': achieved 900 of 1,000 ops/s on time",))), "NOT VALID (phase 'run'"),
+], ids=["interrupted", "crashed", "not-valid"])
+def test_check_refuses_incomplete_or_invalid_runs_unless_allowed(tmp_path, capsys, side, run, named):
+    good, bad = make(tmp_path, "good"), make(tmp_path, "bad", **run)
+    current, baseline = (bad, good) if side == "run" else (good, bad)
+    code, out, err = check(capsys, current, "--baseline", baseline)
+    assert code == 2 and out == ""
+    assert f"{side} {bad}" in err and named in err and "--allow-invalid" in err
+    code, out, _ = check(capsys, current, "--baseline", baseline, "--allow-invalid")
+    assert code == 0 and "PASS" in out
+
+
+def test_compare_shows_an_invalid_run_and_warns(tmp_path, capsys):
+    good = make(tmp_path, "good")
+    bad = make(tmp_path, "bad", status=RunStatus(130, interrupted=True, error="interrupted by SIGINT"))
+    code = main(["compare", good, bad])
+    out = capsys.readouterr()
+    assert code == 0 and "WARNING, not a trustworthy run: " in out.out and "interrupted" in out.out
+    assert "pegload check would refuse it" in out.err

@@ -35,7 +35,7 @@ def test_identity_and_layout(summary):
     assert summary["load_shape"]["phases"][1] == {"name": "run", "kind": "run", "mode": "open",
                                                   "target_rate": 277.5, "duration_s": 4.0, "ops": None,
                                                   "warmup_s": 0.0, "ramp": None}
-    assert summary["validity"] == {"valid": True, "reasons": []}
+    assert summary["validity"] == {"valid": True, "limited_by": None, "reasons": [], "details": []}
 
 
 def test_op_figures_are_exact(summary):
@@ -100,7 +100,8 @@ def test_status_and_validity_are_carried():
     run = known_run(validity=Validity(False, ("worker 1 CPU 97% > 90%",)),
                     status=RunStatus(exit_code=3, crashed_workers=({"worker_id": 1, "reason": "killed"},)))
     s = build_summary(run)
-    assert s["validity"] == {"valid": False, "reasons": ["worker 1 CPU 97% > 90%"]}
+    assert s["validity"] == {"valid": False, "limited_by": None, "reasons": ["worker 1 CPU 97% > 90%"],
+                             "details": []}
     assert s["run"]["status"] == "crashed" and s["run"]["exit_code"] == 3
     assert s["run"]["crashed_workers"] == [{"worker_id": 1, "reason": "killed"}]
     assert RunStatus(interrupted=True).state == "interrupted"
@@ -112,3 +113,50 @@ def test_dumps_is_valid_json_with_rows_on_one_line(summary):
     row = summary["timeseries"]["rows"][0]
     one_line = "[" + ", ".join(json.dumps(x) for x in row) + "]"
     assert any(line.strip().rstrip(",") == one_line for line in text.splitlines())
+
+
+def test_per_worker_histograms_add_up_to_the_phase(summary):
+    """The report keeps each worker's histograms, so that the merge can be audited."""
+    from pegload.metrics import KINDS, LatencyHistogram
+
+    run = {p["name"]: p for p in summary["phases"]}["run"]
+    assert set(run["workers"]) == {"0", "1"}
+    for op, entry in run["ops"].items():
+        for kind in KINDS:
+            merged = LatencyHistogram()
+            for w in run["workers"].values():
+                merged.add_encoded(w["ops"][op]["histograms"][kind])
+            assert merged.total == entry["count"] == sum(w["ops"][op]["count"] for w in run["workers"].values())
+            assert list(merged.counts) == list(LatencyHistogram.decode(entry["histograms"][kind]).counts)
+
+
+def test_retries_sit_next_to_errors_per_op_and_cause():
+    self_check = {"phases": {"run": {"retries": {"get": {"busy": 7, "reset": 2}}, "reconnects": 3}}}
+    s = build_summary(known_run(self_check=self_check))
+    run = {p["name"]: p for p in s["phases"]}["run"]
+    assert run["ops"]["get"]["retries"] == {"busy": 7, "reset": 2} and run["ops"]["get"]["retry_count"] == 9
+    assert run["ops"]["set"]["retries"] == {} and run["all"]["retry_count"] == 9 and run["all"]["reconnects"] == 3
+    assert s["measured"]["all"]["retries"] == {"busy": 7, "reset": 2}
+
+
+def test_open_loop_throughput_is_over_the_planned_length_and_the_drain_apart():
+    from pegload.report import PhaseInfo
+
+    run = known_run()
+    run.phases = [PhaseInfo(p.name, p.kind, p.start, (p.end or 0) + 1.5, p.mode, p.target_rate, p.planned_duration_s,
+                            p.planned_ops, planned_s=p.planned_duration_s, late_sent=40 if p.kind == "run" else 0)
+                  for p in run.phases]
+    s = build_summary(run)
+    phase = {p["name"]: p for p in s["phases"]}["run"]
+    assert phase["duration_s"] == 4.0  # not the 5.5 s the drain stretched the span to
+    assert phase["all"]["throughput"] == round(phase["all"]["count"] / 4.0, 3)
+    assert phase["drain"] == {"ops": 40, "s": 1.5}
+
+
+def test_the_exit_code_recorded_is_the_processs(tmp_path):
+    from pegload.report import write_report
+    from pegload.report.summary import record_exit_code
+
+    paths = write_report(known_run(), tmp_path / "r")
+    record_exit_code(paths.summary, 1)
+    assert json.loads(paths.summary.read_text())["run"]["exit_code"] == 1

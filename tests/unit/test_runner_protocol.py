@@ -3,7 +3,7 @@ import struct
 
 import pytest
 
-from pegload.runner.protocol import (MESSAGE_TYPES, FrameReader, Hello, InitFailed, Interval, PhaseDone,
+from pegload.runner.protocol import (MESSAGE_TYPES, FrameReader, Heartbeat, Hello, InitFailed, Interval, PhaseDone,
                                      Plan, ProtocolError, Ready, Shutdown, StartPhase, StopPhase,
                                      WorkerFailed, as_dict, encode)
 
@@ -14,7 +14,9 @@ SAMPLES = [
     InitFailed(0, "table 'nope' does not exist"),
     StartPhase(-1, 1_700_000_000.25),
     Interval(1, 0, {"cpu": 0.5, "wall_s": 1.0}, b"PLI1\x00\x00\x00\x02{}" + bytes(range(256))),
-    PhaseDone(1, 0, {"get": 10, "set": 2}, 3, True, ["get hk/sk: corrupt: bad"]),
+    PhaseDone(1, 0, {"get": 10, "set": 2}, 3, True, ["get hk/sk: corrupt: bad"], slots=15, late_sent=1,
+              arrivals="poisson"),
+    Heartbeat(1, 0),
     StopPhase("interrupted"),
     Shutdown(),
     WorkerFailed(1, "ZeroDivisionError: boom\ntraceback..."),

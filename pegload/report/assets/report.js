@@ -6,6 +6,7 @@
   var PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
     "#17becf", "#7f7f7f", "#bcbd22"];
   var KIND_STYLE = { response: "", service: "6 3", lateness: "2 3" };
+  var CHAR_W = 6.2, CHAR_W_SMALL = 5.6;  // average glyph widths of the 11 px and 10 px chart text
   var DATA = JSON.parse(document.getElementById("pegload-data").textContent);
 
   // ------------------------------------------------------------------ small DOM helpers
@@ -95,7 +96,7 @@
    *   xType: "linear" | "percentile" (x = 1/(1-q), drawn on log10), xLabel, yLabel,
    *   xFormat(x), yFormat(y), vlines: [{x, label}]} */
   function lineChart(o) {
-    var W = o.width || 580, H = o.height || 300, M = { l: 62, r: 18, t: 12, b: 44 };
+    var W = o.width || 580, H = o.height || 300, M = { l: 62, r: 24, t: 12, b: 44 };
     var pw = W - M.l - M.r, ph = H - M.t - M.b;
     var tx = o.xType === "percentile" ? function (x) { return Math.log10(x); } : function (x) { return x; };
     var xs = [], ys = [];
@@ -107,6 +108,7 @@
       wrap.appendChild(h("p", { class: "empty", text: "no samples" }));
       return wrap;
     }
+    (o.vlines || []).forEach(function (v) { xs.push(tx(v.x)); });  // a phase's start mark is on the axis
     var x0 = Math.min.apply(null, xs), x1 = Math.max.apply(null, xs);
     if (o.xType === "percentile") { x0 = 0; x1 = Math.max(Math.ceil(x1), 1); }
     else if (o.xFromZero) x0 = Math.min(x0, 0);
@@ -129,13 +131,24 @@
     xt.forEach(function (t) {
       grid.appendChild(s("line", { x1: Xt(t), x2: Xt(t), y1: M.t, y2: M.t + ph }));
       var label = o.xType === "percentile" ? fmtPercentileTick(t) : (o.xFormat || String)(t);
-      grid.appendChild(s("text", { x: Xt(t), y: M.t + ph + 16, "text-anchor": "middle", text: label }));
+      // a label that would run past either edge of the picture is anchored inside it
+      var half = label.length * CHAR_W / 2, anchor = "middle";
+      if (Xt(t) + half > W - 2) anchor = "end";
+      else if (Xt(t) - half < 2) anchor = "start";
+      grid.appendChild(s("text", { class: "xtick", x: Xt(t), y: M.t + ph + 16, "text-anchor": anchor, text: label }));
     });
     svg.appendChild(grid);
+    // phase labels: each on the first row where it does not overlap the labels already placed
+    var rowsEnd = [];
     (o.vlines || []).forEach(function (v) {
       if (v.x < x0 || v.x > x1) return;
-      svg.appendChild(s("line", { class: "vline", x1: Xt(v.x), x2: Xt(v.x), y1: M.t, y2: M.t + ph }));
-      svg.appendChild(s("text", { class: "vlabel", x: Xt(v.x) + 3, y: M.t + 10, text: v.label }));
+      var x = Xt(v.x), w = v.label.length * CHAR_W_SMALL + 6, row = 0;
+      while (rowsEnd[row] !== undefined && rowsEnd[row] > x) row++;
+      rowsEnd[row] = x + 3 + w;
+      var anchorEnd = x + 3 + w > M.l + pw;
+      svg.appendChild(s("line", { class: "vline", x1: x, x2: x, y1: M.t, y2: M.t + ph }));
+      svg.appendChild(s("text", { class: "vlabel", x: anchorEnd ? x - 3 : x + 3, y: M.t + 10 + row * 11,
+        "text-anchor": anchorEnd ? "end" : "start", text: v.label }));
     });
     svg.appendChild(s("rect", { class: "frame", x: M.l, y: M.t, width: pw, height: ph }));
     svg.appendChild(s("text", { class: "axis-label", x: M.l + pw / 2, y: H - 6, "text-anchor": "middle", text: o.xLabel }));
@@ -208,8 +221,9 @@
   // columns from index numFrom on hold numbers (right-aligned)
   function table(headers, rows, cls, numFrom) {
     var from = numFrom === undefined ? headers.length : numFrom;
+    var named = headers.some(function (c) { return c; });  // a key/value table has no header row
     return h("table", { class: cls || "" }, [
-      h("thead", null, h("tr", null, headers.map(function (c, i) { return h("th", { text: c, class: i >= from ? "num" : null }); }))),
+      named ? h("thead", null, h("tr", null, headers.map(function (c, i) { return h("th", { text: c, class: i >= from ? "num" : null }); }))) : null,
       h("tbody", null, rows.map(function (r) {
         return h("tr", { class: r.cls || null }, (r.cells || r).map(function (c, i) {
           return h("td", { text: c === null || c === undefined ? "-" : String(c), class: i >= from ? "num" : null });
@@ -228,6 +242,8 @@
   }
 
   // ------------------------------------------------------------------ time series
+  // Interval rows as objects. A sliver of an interval (under a quarter of the interval length:
+  // the last few ops of a drain) is left out: a rate or a p99 over a few ms says nothing.
   function tsRows(ts) {
     var col = {};
     ts.columns.forEach(function (c, i) { col[c] = i; });
@@ -235,7 +251,7 @@
       var o = {};
       Object.keys(col).forEach(function (c) { o[c] = r[col[c]]; });
       return o;
-    });
+    }).filter(function (o) { return o.duration >= 0.25 * (ts.interval_s || 1); });
   }
   function opsOf(rows) {
     var seen = [];
@@ -280,18 +296,92 @@
   function secs(x) { return (+x.toPrecision(4)) + " s"; }
 
   // ------------------------------------------------------------------ run page
+  var LIMITED_BY = { client: "the client, not the server, limited this run.",
+    target: "the target failed during the run.", run: "the run did not complete as planned." };
+  var REASON_NAMES = { rate: "achieved rate", interval_rate: "rate in an interval", overrun: "overrun",
+    dropped: "dropped ops", greenlets: "greenlet shortage", lateness_tail: "lateness tail", loop_lag: "loop lag",
+    cpu: "client CPU", bookkeeping: "bookkeeping", worker_lost: "worker lost", unsent: "unsent ops",
+    target_lost: "target lost" };
+  function fmtFigure(d) {
+    if (d.value === null || d.value === undefined) return "-";
+    if (d.unit === "share") return fmtPct(d.value) + (d.limit !== null ? " (limit " + fmtPct(d.limit) + ")" : "");
+    if (d.unit === "core") return fmtPct(d.value) + " of a core (limit " + fmtPct(d.limit) + ")";
+    if (d.unit === "ms") return fmtMs(d.value) + " ms (limit " + fmtMs(d.limit) + " ms)";
+    if (d.unit === "s") return (+d.value.toPrecision(3)) + " s";
+    return fmtInt(d.value) + (d.unit ? " " + d.unit : "");
+  }
+  // The verdict: VALID, or what limited the run, each reason with its figure and limit.
   function banner(validity, run) {
     var bad = !validity.valid;
     var state = run.status !== "completed" ? " Run " + run.status + (run.error ? ": " + run.error : "") + "." : "";
-    var crashed = (run.crashed_workers || []).map(function (w) {
-      return "worker " + w.worker_id + " crashed: " + w.reason;
-    });
-    var items = (validity.reasons || []).concat(crashed);
+    var details = validity.details || [];
+    var body;
+    if (details.length) {
+      body = table(["reason", "phase", "figure", "what it means"], details.map(function (d) {
+        return [REASON_NAMES[d.reason] || d.reason, d.phase || (d.worker !== null ? "worker " + d.worker : "-"),
+          fmtFigure(d), d.text];
+      }), "reasons wrap", 9);
+    } else {
+      var items = (validity.reasons || []).concat((run.crashed_workers || []).map(function (w) {
+        return "worker " + w.worker_id + " lost: " + w.reason; }));
+      body = items.length ? h("ul", null, items.map(function (r) { return h("li", { text: r }); })) : null;
+    }
+    var head = bad ? "NOT VALID: " + (LIMITED_BY[validity.limited_by] || LIMITED_BY.client) : "VALID: the load generator kept up.";
     return h("div", { id: "validity", class: "banner " + (bad ? "invalid" : "valid") + (state ? " warn" : "") }, [
-      h("strong", { text: bad ? "NOT VALID: the client, not the server, limited this run." : "VALID: the load generator kept up." }),
-      state ? h("span", { text: state }) : null,
-      items.length ? h("ul", null, items.map(function (r) { return h("li", { text: r }); })) : null
+      h("strong", { text: head }), state ? h("span", { text: state }) : null, body
     ]);
+  }
+
+  // The self-check, per phase: the schedule figures, then one row per worker.
+  function selfCheckSection(sc, phases) {
+    var out = [];
+    var byName = {};
+    phases.forEach(function (p) { byName[p.name] = p; });
+    Object.keys((sc && sc.phases) || {}).forEach(function (name) {
+      var ph = sc.phases[name], f = ph.figures || {}, p = byName[name] || {};
+      var facts = [];
+      if (f.rate) facts.push(["rate on time", fmtRate(f.rate.achieved_ops_s) + " of " + fmtRate(f.rate.target_ops_s) +
+        " ops/s (" + fmtPct(f.rate.shortfall) + " short)"]);
+      if (f.worst_interval) facts.push(["worst interval", fmtInt(f.worst_interval.count) + " of " +
+        fmtInt(f.worst_interval.expected) + " planned ops, " + secs(f.worst_interval.t0) + "-" + secs(f.worst_interval.t1)]);
+      if (f.overrun_s !== undefined) facts.push(["ran past the plan", secs(f.overrun_s)]);
+      if (p.drain && p.drain.ops) facts.push(["drain", fmtInt(p.drain.ops) + " ops sent after the planned end"]);
+      if (ph.unsent) facts.push(["unsent", fmtInt(ph.unsent) + " ops of lost workers"]);
+      if (f.behind) facts.push(["waited for a greenlet", fmtInt(f.behind.ops) + " ops (" + fmtPct(f.behind.share) +
+        "), mean wait " + fmtUs(f.behind.mean_wait_us)]);
+      if (f.lateness_tail) facts.push(["lateness vs response", "p99.9 " + fmtUs(f.lateness_tail.lateness_p999_us) +
+        " vs " + fmtUs(f.lateness_tail.response_p999_us) + "; max " + fmtUs(f.lateness_tail.lateness_max_us) +
+        " vs " + fmtUs(f.lateness_tail.response_max_us)]);
+      facts.push(["ops sent / recorded / dropped", fmtInt(ph.ops_sent) + " / " + fmtInt(ph.ops_recorded) + " / " + fmtInt(ph.dropped)]);
+      facts.push(["retries / reconnections", fmtInt(ph.retry_count || 0) + " / " + fmtInt(ph.reconnects || 0)]);
+      var workers = Object.keys(ph.workers || {}).map(function (w) {
+        var x = ph.workers[w], r = 0;
+        Object.keys(x.retries || {}).forEach(function (op) { Object.keys(x.retries[op]).forEach(function (c) { r += x.retries[op][c]; }); });
+        return [w, fmtInt(x.intervals), fmtPct(x.cpu_mean), fmtPct(x.cpu_max), fmtMs(x.loop_lag_max_ms) + " ms",
+          fmtMs(x.loop_lag_mean_ms) + " ms", fmtMs(x.gc_pause_max_ms) + " ms", fmtInt(x.behind || 0),
+          fmtInt(r), fmtInt(x.reconnects || 0), x.timer || "-"];
+      });
+      out.push(h("h3", { text: "Phase " + name }));
+      out.push(table(["", ""], facts, "kv facts"));
+      out.push(table(["worker", "intervals", "CPU mean", "CPU max", "loop lag max", "loop lag mean", "GC pause max",
+        "behind", "retries", "reconnects", "timer"], workers, "numbers selfcheck", 1));
+    });
+    return out;
+  }
+
+  function retryTable(phases) {
+    var rows = [];
+    phases.forEach(function (p) {
+      Object.keys(p.ops).forEach(function (op) {
+        var r = p.ops[op].retries || {};
+        Object.keys(r).forEach(function (cause) {
+          if (r[cause]) rows.push([p.name, op, cause, fmtInt(r[cause]), fmtPct(r[cause] / p.ops[op].count)]);
+        });
+      });
+      if (p.all.reconnects) rows.push([p.name, "all", "reconnections", fmtInt(p.all.reconnects), "-"]);
+    });
+    if (!rows.length) return h("p", { id: "no-retries", text: "No retries, no reconnections." });
+    return table(["phase", "op", "retried after", "count", "per op"], rows, "errors", 3);
   }
 
   function phaseTable(phase) {
@@ -299,17 +389,18 @@
     var all = opRow("all", phase.all);
     all.cls = "total";
     rows.push(all);
-    return table(["op", "count", "ops/s", "p50", "p90", "p99", "p99.9", "max", "mean", "errors", "misses",
+    return table(["op", "count", "ops/s", "p50", "p90", "p99", "p99.9", "max", "mean", "errors", "retries", "misses",
       "verify errors"], rows, "numbers", 1);
   }
   function opRow(op, e) {
     var r = e.latency_us.response;
     return [op, fmtInt(e.count), fmtRate(e.throughput), fmtUs(r.p50), fmtUs(r.p90), fmtUs(r.p99),
       fmtUs(r.p999), fmtUs(r.max), fmtUs(r.mean), fmtInt(e.error_count) + (e.error_count ? " (" + fmtPct(e.error_rate) + ")" : ""),
-      fmtInt(e.misses), fmtInt(e.verification_errors)];
+      fmtInt(e.retry_count || 0), fmtInt(e.misses), fmtInt(e.verification_errors)];
   }
   function phaseTitle(p) {
-    var shape = p.mode === "open" ? "open loop at " + fmtInt(p.target_rate) + " ops/s" : "closed loop";
+    var shape = p.mode === "open" ? "open loop at " + fmtInt(p.target_rate) + " ops/s" +
+      (p.arrivals ? ", " + p.arrivals + " arrivals" : "") : "closed loop";
     return "Phase " + p.name + " (" + p.kind + ", " + shape + ", " + (p.duration_s === null ? "?" : secs(p.duration_s)) + ")";
   }
 
@@ -367,7 +458,10 @@
     });
     root.appendChild(section("Latency by percentile (response: from intended start; service: send to reply; lateness: pacing)",
       [h("div", { class: "charts" }, spectrumCharts(d.spectra))], "spectra"));
+    var loadPhases = d.phases.filter(function (p) { return p.kind === "load"; }).map(function (p) { return p.name; });
     var rows = tsRows(d.timeseries);
+    var measured = rows.filter(function (r) { return loadPhases.indexOf(r.phase) < 0; });
+    if (measured.length) rows = measured;  // the load phase has its own table; it would set the scale
     var ops = opsOf(rows), marks = phaseMarks(rows);
     var thr = ops.map(function (op, i) {
       return { name: op, color: PALETTE[i % PALETTE.length], points: seriesFor(rows, op, function (r) { return r.count / r.duration; }) };
@@ -379,13 +473,16 @@
     });
     root.appendChild(section("Over time", [h("div", { class: "charts" }, [
       lineChart({ title: "throughput", series: thr, xLabel: "seconds since start", yLabel: "ops/s",
-        yFormat: fmtRate, xFormat: secs, vlines: marks, xFromZero: true }),
+        yFormat: fmtRate, xFormat: secs, vlines: marks }),
       lineChart({ title: "p99 response time per interval", series: p99, xLabel: "seconds since start",
-        yLabel: "p99 (ms)", xFormat: secs, vlines: marks, xFromZero: true })
+        yLabel: "p99 (ms)", xFormat: secs, vlines: marks })
     ])], "timeseries"));
     root.appendChild(section("Errors", [errorTable(d.phases)], "errors"));
+    root.appendChild(section("Retries and reconnections (the client retried these; they are not errors)",
+      [retryTable(d.phases)], "retries"));
     root.appendChild(section("Target", [kvTable(d.target)], "target"));
-    if (d.self_check && Object.keys(d.self_check).length) root.appendChild(section("Self-check", [kvTable(d.self_check)], "self-check"));
+    if (d.self_check && Object.keys(d.self_check).length) root.appendChild(section("Self-check",
+      selfCheckSection(d.self_check, d.phases), "self-check"));
     root.appendChild(section("Environment", [kvTable(d.environment)], "environment"));
     root.appendChild(section("Scenario", [h("p", { class: "sub", text: d.scenario_hash }),
       h("pre", { text: JSON.stringify(d.scenario, null, 2) })], "scenario"));
