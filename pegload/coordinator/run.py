@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import TYPE_CHECKING, Sequence, TextIO
 
 from pegload.coordinator.interrupts import Interrupts
 from pegload.coordinator.progress import Progress
@@ -26,6 +26,9 @@ from pegload.coordinator.session import (EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_
                                          EXIT_SLO_BREACH, RunFailed, RunSession)
 from pegload.report import ReportPaths, RunResult, write_report
 from pegload.scenario import Scenario, Target
+
+if TYPE_CHECKING:
+    from pegload.distributed import DaskOptions
 
 _SEVERITY = {EXIT_OK: 0, EXIT_SLO_BREACH: 1, EXIT_BAD_INPUT: 2, EXIT_INTERRUPTED: 3, EXIT_RUN_FAILED: 4}
 
@@ -55,8 +58,9 @@ class ScenarioRun:
 
     def __init__(self, scenario: Scenario, *, report_dir: Path | None = None, repeat: int = 1,
                  quiet: bool = False, out: TextIO | None = None, err: TextIO | None = None,
-                 worker_env: dict[str, str] | None = None) -> None:
+                 worker_env: dict[str, str] | None = None, dask: DaskOptions | None = None) -> None:
         self.scenario = scenario
+        self.dask = dask  # run the workers on a Dask cluster (pegload.distributed)
         self.base = Path(report_dir) if report_dir else default_report_dir(scenario)
         self.repeat = max(1, repeat)
         self.out = out if out is not None else sys.stdout
@@ -98,15 +102,26 @@ class ScenarioRun:
         return worst(codes)
 
     def _one(self, target: Target, out_dir: Path, interrupts: Interrupts) -> int:
+        scenario, launcher = self.scenario, None
+        if self.dask is not None:
+            from pegload.distributed import DaskLaunchError, prepare_dask_run
+
+            try:
+                scenario, launcher = prepare_dask_run(self.dask, scenario, target, self.progress)
+            except DaskLaunchError as exc:
+                self.progress.warn(f"pegload: {exc}")
+                return EXIT_BAD_INPUT
         log_dir = Path(tempfile.mkdtemp(prefix="pegload-logs-"))
-        session = RunSession(self.scenario, target, progress=self.progress, interrupts=interrupts,
-                             log_dir=log_dir, worker_env=self.worker_env)
+        session = RunSession(scenario, target, progress=self.progress, interrupts=interrupts,
+                             log_dir=log_dir, worker_env=self.worker_env, launcher=launcher)
         try:
             result = session.execute()
         except RunFailed as exc:
             self.progress.warn(f"pegload: {exc}")
             _keep_logs(log_dir, out_dir if exc.exit_code != EXIT_BAD_INPUT else None)
             return exc.exit_code
+        if launcher is not None:
+            launcher.annotate(result)
         paths = write_report(result, out_dir, thresholds=slo_thresholds(self.scenario))
         self.reports.append(paths)
         code = result.status.exit_code

@@ -130,7 +130,7 @@ def build_summary(run: RunResult) -> dict[str, Any]:
         measured_names = [p["name"] for p in phases_out]
         measured_duration = sum(p["duration_s"] or 0.0 for p in phases_out)
     status = run.status
-    return {
+    summary = {
         "schema_version": SCHEMA_VERSION,
         "kind": SUMMARY_KIND,
         "run": {
@@ -158,6 +158,9 @@ def build_summary(run: RunResult) -> dict[str, Any]:
         "environment": run.environment,
         "scenario": run.scenario,
     }
+    if run.agents:  # a distributed run (docs/distributed.md)
+        summary["agents"] = run.agents
+    return summary
 
 
 def dumps(summary: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from pegload.metrics import KINDS
+from pegload.report.agents import write_agent_hlog
 from pegload.report.hgrm import percentile_distribution
 from pegload.report.hlog import write_hlog
 from pegload.report.html import render_run_html
@@ -71,6 +72,8 @@ def write_report(run: RunResult, out_dir: str | Path,
     hlog = out / HLOG_FILE
     with hlog.open("w", encoding="utf-8") as f:
         write_hlog(f, run.accumulator.series(), run.started_at)
+        if run.agent_intervals:  # a distributed run: each agent's own lines, tagged agent<N>/...
+            write_agent_hlog(f, run.agent_intervals, run.started_at)
 
     summary["files"] = {
         "summary": SUMMARY_FILE, "text": TEXT_FILE, "html": HTML_FILE, "hlog": HLOG_FILE,
