@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 from pegload.distributed import DaskLaunchError
 from pegload.distributed.agent import AgentSpec, run_agent
-from pegload.distributed.book import AgentBook, shift_snapshot
+from pegload.distributed.book import AgentBook, PhaseGrid, shift_snapshot
 from pegload.distributed.clock import SAMPLES, ClockOffset, Exchange, estimate, uncertainty_reason
 from pegload.distributed.control import LOST_AFTER_S, ControlError, Reader, encode
 from pegload.runner.protocol import Interval, Message, PhaseDone, StartPhase
@@ -98,7 +98,7 @@ class RemoteProc:
 class _AgentLink:
     """The coordinator's view of one agent."""
 
-    def __init__(self, index: int, dask_worker: str, worker_ids: tuple[int, ...], interval_s: float) -> None:
+    def __init__(self, index: int, dask_worker: str, worker_ids: tuple[int, ...], grid: PhaseGrid) -> None:
         self.index = index
         self.dask_worker = dask_worker
         self.worker_ids = worker_ids
@@ -116,7 +116,7 @@ class _AgentLink:
         self.last_seen = time.monotonic()
         self.lost: str | None = None
         self.future: Any = None
-        self.book = AgentBook(index, worker_ids, interval_s)
+        self.book = AgentBook(index, worker_ids, grid)
         self.changed = threading.Condition()
         self._send_lock = threading.Lock()
         self._seq = 0
@@ -180,7 +180,8 @@ class DaskLauncher:
         self.dask_workers: list[str] = []
         self.links: list[_AgentLink] = []
         self.by_worker: dict[int, _AgentLink] = {}
-        self.interval_s = 1.0
+        self.interval_s = 1.0  # the workers' interval (Plan.interval_s default)
+        self.grid = PhaseGrid(self.interval_s)
         self.warnings: list[str] = []
         self.say: Callable[[str], None] = lambda text: None  # progress lines (the run's Progress)
         self.warn: Callable[[str], None] = lambda text: None
@@ -234,7 +235,7 @@ class DaskLauncher:
         control = f"{self.listen_host}:{self._listener.getsockname()[1]}"
         run_key = secrets.token_hex(4)
         for i, addr in enumerate(self.dask_workers):
-            link = _AgentLink(i, addr, tuple(worker_ids[i * per:(i + 1) * per]), self.interval_s)
+            link = _AgentLink(i, addr, tuple(worker_ids[i * per:(i + 1) * per]), self.grid)
             self.links.append(link)
             for wid in link.worker_ids:
                 self.by_worker[wid] = link

@@ -67,7 +67,7 @@ def annotate_result(result: Any, launcher: DaskLauncher) -> None:
     ended = time.monotonic()
     result.agents = [agent_entry(link, launcher.interval_s, result.started_at, crashed, ended)
                      for link in launcher.links]
-    result.agent_intervals = {link.index: link.book.acc.series() for link in launcher.links}
+    result.agent_intervals = {link.index: link.book.hlog_lines() for link in launcher.links}
     extra = [r for a in result.agents for r in a["validity"]["reasons"]]
     if extra:
         reasons = list(result.validity.reasons) + [r for r in extra if r not in result.validity.reasons]

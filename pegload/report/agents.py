@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 from typing import Any, Iterable, TextIO
 
-from pegload.metrics import KINDS, IntervalStats
 from pegload.report.hlog import MAX_VALUE_UNIT_RATIO, tag
 
 _COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
@@ -20,21 +19,18 @@ def agent_tag(agent: int, phase: str, op: str, kind: str) -> str:
     return f"agent{agent}/{tag(phase, op, kind)}"
 
 
-def write_agent_hlog(out: TextIO, agent_intervals: dict[int, Iterable[IntervalStats]], base_time: float) -> int:
-    """Append each agent's interval histograms to an open ``.hlog`` (after its header), tagged
-    with the agent; returns the line count. The untagged-agent lines stay the merged ones."""
+def write_agent_hlog(out: TextIO, agent_lines: dict[int, Iterable[tuple]], base_time: float) -> int:
+    """Append each agent's histograms to an open ``.hlog`` (after its header), tagged
+    ``agent<N>/phase/op/kind``, one line per phase spanning what the agent measured of it
+    (``(phase, op, kind, start, end, LatencyHistogram)`` from
+    :meth:`pegload.distributed.book.AgentBook.hlog_lines`); returns the line count. The lines
+    tagged ``phase/op/kind`` stay the merged per-interval ones."""
     lines = 0
-    for agent in sorted(agent_intervals):
-        for s in sorted(agent_intervals[agent], key=lambda s: (s.t_start, s.phase)):
-            start = max(s.t_start - base_time, 0.0)
-            for op, o in s.ops.items():
-                for kind in KINDS:
-                    k = o.kinds.get(kind)
-                    if k is None:
-                        continue
-                    out.write(f"Tag={agent_tag(agent, s.phase, op, kind)},{start:.3f},{s.duration:.3f},"
-                              f"{k.max / MAX_VALUE_UNIT_RATIO:.3f},{k.encoded}\n")
-                    lines += 1
+    for agent in sorted(agent_lines):
+        for phase, op, kind, start, end, hist in agent_lines[agent]:
+            out.write(f"Tag={agent_tag(agent, phase, op, kind)},{max(start - base_time, 0.0):.3f},"
+                      f"{max(end - start, 0.0):.3f},{hist.max() / MAX_VALUE_UNIT_RATIO:.3f},{hist.to_base64()}\n")
+            lines += 1
     return lines
 
 
