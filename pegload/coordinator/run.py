@@ -127,6 +127,10 @@ class ScenarioRun:
         code = result.status.exit_code
         _keep_logs(log_dir, out_dir if code != EXIT_OK else None)
         self.out.write(paths.text.read_text(encoding="utf-8"))
+        if result.agents:
+            from pegload.distributed.report import agents_text
+
+            self.out.write(agents_text(result.agents))
         self._show_verification(result)
         if code == EXIT_OK and not paths.slo_passed:  # an SLO judged on a cut-short run says little
             code = EXIT_SLO_BREACH

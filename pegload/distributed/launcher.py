@@ -34,6 +34,7 @@ from pegload.distributed.clock import SAMPLES, ClockOffset, Exchange, estimate, 
 from pegload.distributed.control import LOST_AFTER_S, ControlError, Reader, encode
 from pegload.runner.protocol import Interval, Message, PhaseDone, StartPhase
 
+RUN_ENDED = "the run ended"  # what close() marks every agent with (not a failure)
 PING_EVERY_S = 1.0  # clock re-measured this often during the run (drift is reported)
 RECENT_EXCHANGES = 16  # the running estimate keeps the best of this many recent exchanges
 
@@ -279,18 +280,19 @@ class DaskLauncher:
         for link in self.links:
             link.send({"t": "stop"})
         futures = [link.future for link in self.links if link.future is not None]
-        if futures and self.client is not None:
+        running = [link.future for link in self.links if link.future is not None and link.lost is None]
+        if running and self.client is not None:
             try:
                 from distributed import wait
 
-                wait(futures, timeout=10)
-            except Exception:  # noqa: BLE001 - a lost worker's task never finishes; cancelled below
+                wait(running, timeout=10)  # each agent ends its workers, then its task returns
+            except Exception:  # noqa: BLE001 - a task that does not end is cancelled below
                 pass
         for link in self.links:
             if link.sock is not None:
                 link.sock.close()
                 link.sock = None
-            link.mark_lost("the run ended")
+            link.mark_lost(RUN_ENDED)
         if self.client is not None:
             try:
                 if futures:
@@ -344,6 +346,8 @@ class DaskLauncher:
         finally:
             for conn in pending:
                 conn.close()
+            self._listener.close()  # every agent is in (or the start failed): accept no one else
+            self._listener = None
         for link in self.links:
             assert link.sock is not None
             link.sock.setblocking(False)

@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from pegload.distributed.clock import uncertainty_limit_s, uncertainty_reason
+from pegload.distributed.launcher import RUN_ENDED
 
 if TYPE_CHECKING:
     from pegload.distributed.launcher import DaskLauncher, _AgentLink
@@ -40,7 +41,7 @@ def agent_entry(link: _AgentLink, interval_s: float, t0: float, crashed: dict[in
         if link.max_drift_s > limit:
             reasons.append(f"{where}: clock drifted by {link.max_drift_s * 1e3:.1f} ms during the run, "
                            f"more than {limit * 1e3:g} ms")
-    lost = link.lost if link.lost and link.lost != "the run ended" else None
+    lost = link.lost if link.lost and link.lost != RUN_ENDED else None
     if lost:
         reasons.append(f"{where} was lost: {lost}")
     reasons += [f"{where}: {crashed[w]}" for w in link.worker_ids if w in crashed and not lost]
@@ -72,3 +73,21 @@ def annotate_result(result: Any, launcher: DaskLauncher) -> None:
     if extra:
         reasons = list(result.validity.reasons) + [r for r in extra if r not in result.validity.reasons]
         result.validity = Validity(False, tuple(reasons))
+
+
+def agents_text(agents: list[dict[str, Any]]) -> str:
+    """One line per agent for the terminal, after the summary table."""
+    lines = []
+    for a in agents:
+        clock = a.get("clock") or {}
+        cpu = (a.get("cpu") or {}).get("worker_mean_pct")
+        late = (a.get("lateness") or {}).get("p99_us")
+        reasons = a["validity"]["reasons"]
+        lines.append(
+            f"agent {a['id']} on {a['host']} ({a['dask_worker']}): {a['ops']:,} ops sent by "
+            f"{len(a['pids'])} worker(s), clock {clock.get('offset_us', 0):+,} µs ± {clock.get('bound_us', 0):,} µs"
+            + (f", worker CPU {cpu:.0f}%" if cpu is not None else "")
+            + (f", lateness p99 {late / 1000:.2f} ms" if late is not None else "")
+            + (f", {a['status']}" if a["status"] != "ok" else "")
+            + ("".join(f"\n  - {r}" for r in reasons)))
+    return "\n".join(lines) + "\n" if lines else ""

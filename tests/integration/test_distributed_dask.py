@@ -144,6 +144,7 @@ def test_open_loop_run_over_two_agents_merges_exactly(dask, pegload_cli):
         assert abs(a["clock_offset_us"]) <= a["clock"]["bound_us"] + 1000  # one host: no real offset
         assert a["clock"]["samples"] >= 8 and a["lateness"]["count"] == a["ops"]
         assert f"agent {a['id']} on" in r.stderr  # the offsets were shown before the start
+        assert f"agent {a['id']} on {a['host']} ({a['dask_worker']}): 450 ops sent by 1 worker(s)" in r.stdout
     run = {p["name"]: p for p in s["phases"]}["run"]
     # totals exact: 300 ops/s x 3 s, split over the agents, all sent and all in the report
     assert sum(a["ops"] for a in agents) == sum(a["recorded"] for a in agents) == run["all"]["count"] == 900
