@@ -107,7 +107,7 @@ class ScenarioRun:
             from pegload.distributed import DaskLaunchError, prepare_dask_run
 
             try:
-                scenario, launcher = prepare_dask_run(self.dask, scenario, target, self.progress)
+                scenario, launcher = prepare_dask_run(self.dask, scenario, target, self.progress, interrupts)
             except DaskLaunchError as exc:
                 self.progress.warn(f"pegload: {exc}")
                 return EXIT_BAD_INPUT

@@ -35,8 +35,8 @@ class DaskOptions:
     listen: str | None = None
 
 
-def prepare_dask_run(options: DaskOptions, scenario: Scenario, target: Target,
-                     progress: Any) -> tuple[Scenario, DaskLauncher]:
+def prepare_dask_run(options: DaskOptions, scenario: Scenario, target: Target, progress: Any,
+                     interrupts: Any = None) -> tuple[Scenario, DaskLauncher]:
     """Connect to the scheduler and choose the agents; returns the scenario with its ``workers``
     made the run's total (agents x workers per agent: the global split of schedule, seeds and
     keys is over all of them) and the launcher for the run's worker pool.
@@ -52,6 +52,8 @@ def prepare_dask_run(options: DaskOptions, scenario: Scenario, target: Target,
         raise DaskLaunchError("an embedded onebox listens on this machine's loopback only: give a "
                               "cluster (--meta/--table) for a run on remote Dask workers")
     launcher.say, launcher.warn = progress.say, progress.warn
+    if interrupts is not None:
+        launcher.interrupted = lambda: bool(interrupts.requested)
     n = launcher.connect()
     per = scenario.workers
     progress.say(f"dask: {n} agent(s) on {', '.join(launcher.dask_workers)}, {per} worker(s) each "

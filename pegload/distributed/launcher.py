@@ -186,6 +186,7 @@ class DaskLauncher:
         self.warnings: list[str] = []
         self.say: Callable[[str], None] = lambda text: None  # progress lines (the run's Progress)
         self.warn: Callable[[str], None] = lambda text: None
+        self.interrupted: Callable[[], bool] = lambda: False  # Ctrl-C while the agents start
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._sel = selectors.DefaultSelector()
@@ -318,6 +319,8 @@ class DaskLauncher:
                     if link.future.done() and not link.procs:
                         raise DaskLaunchError(f"agent {link.index} on dask worker {link.dask_worker} "
                                               f"ended before starting its workers: {self._task_error(link)}")
+                if self.interrupted():
+                    raise DaskLaunchError("interrupted while the agents were starting")
                 if time.monotonic() > deadline:
                     late = [f"agent {link.index} (dask worker {link.dask_worker})"
                             for link in self.links if not link.procs]
