@@ -11,6 +11,7 @@ reasons; every one of them is also a reason of the run).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from pegload.distributed.clock import uncertainty_limit_s, uncertainty_reason
@@ -62,8 +63,6 @@ def agent_entry(link: _AgentLink, interval_s: float, t0: float, crashed: dict[in
 def annotate_result(result: Any, launcher: DaskLauncher) -> None:
     """Fill ``result.agents`` / ``result.agent_intervals``; add the agents' reasons (and the
     start-time clock warnings) to ``result.validity``."""
-    from pegload.report.model import Validity
-
     crashed = {int(c["worker_id"]): str(c["reason"]) for c in result.status.crashed_workers}
     ended = time.monotonic()
     result.agents = [agent_entry(link, launcher.interval_s, result.started_at, crashed, ended)
@@ -72,7 +71,7 @@ def annotate_result(result: Any, launcher: DaskLauncher) -> None:
     extra = [r for a in result.agents for r in a["validity"]["reasons"]]
     if extra:
         reasons = list(result.validity.reasons) + [r for r in extra if r not in result.validity.reasons]
-        result.validity = Validity(False, tuple(reasons))
+        result.validity = replace(result.validity, valid=False, reasons=tuple(reasons))
 
 
 def agents_text(agents: list[dict[str, Any]]) -> str:
