@@ -26,13 +26,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from metrics_merge import OPS, baseline_loop_us  # noqa: E402
+from metrics_merge import OPS, baseline_loop_us
 
-from pegload.distributed.clock import ClockOffset  # noqa: E402
-from pegload.distributed.control import BEAT_S, encode as control_encode  # noqa: E402
-from pegload.distributed.launcher import PING_EVERY_S, DaskLauncher, _AgentLink  # noqa: E402
-from pegload.metrics import IntervalRecorder, IntervalSnapshot, RunAccumulator  # noqa: E402
-from pegload.runner.protocol import FrameReader, Interval, encode  # noqa: E402
+from pegload.distributed.clock import ClockOffset
+from pegload.distributed.control import BEAT_S
+from pegload.distributed.control import encode as control_encode
+from pegload.distributed.launcher import PING_EVERY_S, DaskLauncher, _AgentLink
+from pegload.metrics import IntervalRecorder, IntervalSnapshot, RunAccumulator
+from pegload.runner.protocol import FrameReader, Interval, encode
 
 TEN_OPS = (*OPS, "multi_remove", "incr", "check_and_set", "sortkey_count")
 

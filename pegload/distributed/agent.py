@@ -26,9 +26,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pegload.distributed.control import BEAT_S, ControlError, Reader, encode
 
@@ -74,13 +75,16 @@ def _dask_worker_address() -> str:
 
 
 def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process; None when it is gone (or psutil is missing)."""
     try:
         import psutil  # a dependency of distributed
-
-        t = psutil.Process(pid).cpu_times()
-        return float(t.user + t.system)
-    except Exception:  # gone, or no psutil: the figure is simply missing
+    except ImportError:
         return None
+    try:
+        t = psutil.Process(pid).cpu_times()
+    except (psutil.Error, OSError):
+        return None
+    return float(t.user + t.system)
 
 
 class _Agent:
@@ -115,7 +119,7 @@ class _Agent:
                     [sys.executable, "-m", "pegload.runner", "--connect", s.connect,
                      "--worker-id", str(wid), "--token", s.token],
                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-                    start_new_session=True, preexec_fn=preexec)
+                    start_new_session=True, preexec_fn=preexec)  # noqa: PLW1509 - only prctl + getppid, see above
         self.send({"t": "started", "pids": {str(w): p.pid for w, p in self.procs.items()}})
 
     def _log_tail(self, wid: int) -> str:

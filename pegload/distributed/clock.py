@@ -13,8 +13,8 @@ the estimate. Pure functions: no sockets here.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 # How many exchanges the coordinator makes with each agent before the run starts.
 SAMPLES = 8

@@ -23,14 +23,21 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pegload.distributed import DaskLaunchError
 from pegload.distributed.agent import AgentSpec, run_agent
 from pegload.distributed.book import AgentBook, PhaseGrid, shift_snapshot
-from pegload.distributed.clock import SAMPLES, ClockOffset, Exchange, estimate, uncertainty_reason
+from pegload.distributed.clock import (
+    SAMPLES,
+    ClockOffset,
+    Exchange,
+    estimate,
+    uncertainty_reason,
+)
 from pegload.distributed.control import LOST_AFTER_S, ControlError, Reader, encode
 from pegload.runner.protocol import Interval, Message, PhaseDone, StartPhase
 
@@ -287,8 +294,8 @@ class DaskLauncher:
                 from distributed import wait
 
                 wait(running, timeout=10)  # each agent ends its workers, then its task returns
-            except Exception:  # noqa: BLE001 - a task that does not end is cancelled below
-                pass
+            except TimeoutError:
+                self.warn("pegload: agent task(s) still running 10 s after stop; cancelling them")
         for link in self.links:
             if link.sock is not None:
                 link.sock.close()
@@ -330,13 +337,13 @@ class DaskLauncher:
                     conn.settimeout(0.05)
                     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                     pending[conn] = Reader()
-                except socket.timeout:
+                except TimeoutError:
                     pass
                 for conn, reader in list(pending.items()):
                     try:
                         data = conn.recv(65536)
                         msgs = reader.feed(data) if data else None
-                    except socket.timeout:
+                    except TimeoutError:
                         continue
                     except (OSError, ControlError):
                         msgs = None

@@ -7,7 +7,8 @@ agents gets nothing from here.
 from __future__ import annotations
 
 import html
-from typing import Any, Iterable, TextIO
+from collections.abc import Iterable, Mapping
+from typing import Any, TextIO
 
 from pegload.report.hlog import MAX_VALUE_UNIT_RATIO, tag
 
@@ -19,7 +20,7 @@ def agent_tag(agent: int, phase: str, op: str, kind: str) -> str:
     return f"agent{agent}/{tag(phase, op, kind)}"
 
 
-def write_agent_hlog(out: TextIO, agent_lines: dict[int, Iterable[tuple]], base_time: float) -> int:
+def write_agent_hlog(out: TextIO, agent_lines: Mapping[int, Iterable[tuple]], base_time: float) -> int:
     """Append each agent's histograms to an open ``.hlog`` (after its header), tagged
     ``agent<N>/phase/op/kind``, one line per phase spanning what the agent measured of it
     (``(phase, op, kind, start, end, LatencyHistogram)`` from
@@ -70,13 +71,13 @@ def _chart(agents: list[dict[str, Any]], width: int = 720, height: int = 220) ->
         y = height - pad - p[1] / y1 * (height - 2 * pad)
         return f"{x:.1f},{y:.1f}"
 
-    parts = [f"<svg class=\"agents-chart\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" "
-             f"height=\"{height}\" role=\"img\" aria-label=\"throughput by agent\">",
+    parts = [(f"<svg class=\"agents-chart\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" "
+              f"height=\"{height}\" role=\"img\" aria-label=\"throughput by agent\">"),
              f"<line x1=\"{pad}\" y1=\"{height - pad}\" x2=\"{width - pad}\" y2=\"{height - pad}\" stroke=\"#888\"/>",
              f"<line x1=\"{pad}\" y1=\"{pad}\" x2=\"{pad}\" y2=\"{height - pad}\" stroke=\"#888\"/>",
              f"<text x=\"{pad}\" y=\"{pad - 8}\" font-size=\"11\">{y1:,.0f} ops/s</text>",
-             f"<text x=\"{width - pad}\" y=\"{height - pad + 16}\" font-size=\"11\" text-anchor=\"end\">"
-             f"{x1:g} s</text>",
+             (f"<text x=\"{width - pad}\" y=\"{height - pad + 16}\" font-size=\"11\" text-anchor=\"end\">"
+              f"{x1:g} s</text>"),
              f"<text x=\"{pad}\" y=\"{height - pad + 16}\" font-size=\"11\">{x0:g} s</text>"]
     for n, (agent, s) in enumerate(series):
         colour = _COLOURS[n % len(_COLOURS)]
