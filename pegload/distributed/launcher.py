@@ -289,13 +289,12 @@ class DaskLauncher:
             link.send({"t": "stop"})
         futures = [link.future for link in self.links if link.future is not None]
         running = [link.future for link in self.links if link.future is not None and link.lost is None]
-        if running and self.client is not None:
-            try:
-                from distributed import wait
-
-                wait(running, timeout=10)  # each agent ends its workers, then its task returns
-            except TimeoutError:
+        deadline = time.monotonic() + 10.0  # each agent ends its workers, then its task returns
+        while running and not all(f.done() for f in running):
+            if time.monotonic() > deadline:
                 self.warn("pegload: agent task(s) still running 10 s after stop; cancelling them")
+                break
+            time.sleep(0.05)
         for link in self.links:
             if link.sock is not None:
                 link.sock.close()
