@@ -128,3 +128,45 @@ def test_scratch_decode_adds_exactly_what_the_general_path_adds():
     assert not any(histogram._SCRATCH)  # left clean for the next call
     with pytest.raises(histogram.HistogramFormatError):
         LatencyHistogram().add_encoded(b"\x78\x9cnot a histogram")
+
+
+def _launcher_with_one_agent(offset_s: float):
+    from pegload.distributed.clock import ClockOffset
+    from pegload.distributed.launcher import DaskLauncher, RemoteProc, _AgentLink
+
+    launcher = DaskLauncher("tcp://127.0.0.1:1")  # never connected: only the seam is used
+    link = _AgentLink(0, "tcp://127.0.0.1:2", (0, 1), launcher.grid)
+    link.host, link.clock = "loadhost", ClockOffset(offset_s, 0.00005, 0.0001, 8)
+    link.procs = {w: RemoteProc(link, w, 100 + w) for w in (0, 1)}
+    launcher.links.append(link)
+    launcher.by_worker.update({0: link, 1: link})
+    return launcher, link
+
+
+def test_start_instants_go_onto_the_agent_clock_and_intervals_come_back():
+    from pegload.metrics import IntervalSnapshot
+    from pegload.runner.protocol import Interval, PhaseDone, StartPhase, StopPhase
+
+    launcher, link = _launcher_with_one_agent(0.25)  # the agent's clock is 250 ms ahead
+    assert launcher.outbound(0, StartPhase(0, 1000.0)).start_at == 1000.25
+    assert launcher.outbound(0, StopPhase("x")) == StopPhase("x")
+    msg = launcher.inbound(1, Interval(1, 0, {}, _snapshot(1, 1000.25).to_bytes()))
+    snap = IntervalSnapshot.from_bytes(msg.blob)
+    assert (snap.t_start, snap.t_end) == (1000.0, 1001.0)
+    launcher.inbound(1, PhaseDone(1, 0, {"get": 3, "set": 1}))
+    assert link.book.measured_sent == 4 and link.book.measured_recorded == 4
+
+
+def test_a_lost_agent_ends_its_workers_handles():
+    import subprocess
+
+    _launcher, link = _launcher_with_one_agent(0.0)
+    proc = link.procs[0]
+    assert proc.poll() is None and "still running on loadhost" in proc.describe_exit()
+    with pytest.raises(subprocess.TimeoutExpired):
+        proc.wait(timeout=0.01)
+    link.mark_lost("silent for more than 2 s (no heartbeat)")
+    assert proc.poll() is not None and proc.wait(timeout=0.01) == proc.poll()
+    assert proc.describe_exit() == ("was lost with agent 0 on loadhost (dask worker tcp://127.0.0.1:2): "
+                                    "silent for more than 2 s (no heartbeat)")
+    proc.kill()  # nothing to send to: a no-op, not an error
