@@ -215,6 +215,8 @@ def test_ctrl_c_stops_every_agent(dask, pegload_cli):
     assert proc.returncode == 130, stderr + stdout
     pegload_cli.wait_for(lambda: _gone(runners), 10, "every agent's workers to exit")
     assert all(w.poll() is None for w in workers)  # the Dask workers themselves live on
+    with distributed.Client(dask.address, timeout=30) as client:  # and no agent task is left
+        pegload_cli.wait_for(lambda: not any(client.processing().values()), 10, "the agent tasks to end")
     s = pegload_cli.summary(out)
     assert s["run"]["status"] == "interrupted" and len(s["agents"]) == WORKERS
     run = {p["name"]: p for p in s["phases"]}["run"]
