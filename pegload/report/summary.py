@@ -130,7 +130,7 @@ def build_summary(run: RunResult) -> dict[str, Any]:
         measured_names = [p["name"] for p in phases_out]
         measured_duration = sum(p["duration_s"] or 0.0 for p in phases_out)
     status = run.status
-    summary = {
+    return {
         "schema_version": SCHEMA_VERSION,
         "kind": SUMMARY_KIND,
         "run": {
@@ -157,10 +157,8 @@ def build_summary(run: RunResult) -> dict[str, Any]:
         "self_check": run.self_check,
         "environment": run.environment,
         "scenario": run.scenario,
+        **({"agents": run.agents} if run.agents else {}),  # a distributed run (docs/distributed.md)
     }
-    if run.agents:  # a distributed run (docs/distributed.md)
-        summary["agents"] = run.agents
-    return summary
 
 
 def dumps(summary: dict[str, Any]) -> str:
