@@ -48,17 +48,34 @@ def register(subparsers) -> None:
                        help="run against each target N times (a comparison report merges the repeats)")
     group.add_argument("-q", "--quiet", action="store_true",
                        help="no live progress; only problems, the summary table and the report path")
+    dask = parser.add_argument_group("distributed run (docs/distributed.md; needs pip install 'pegload[dask]')")
+    dask.add_argument("--dask", metavar="tcp://SCHEDULER:PORT",
+                      help="run the workers on this Dask cluster: one agent per Dask worker, each "
+                           "starting the scenario's `workers` processes on its host")
+    dask.add_argument("--agents", metavar="N", type=_positive_int,
+                      help="use N Dask workers (default: all of them)")
+    dask.add_argument("--listen", metavar="HOST",
+                      help="address the agents reach this machine on (default: the local address "
+                           "that routes to the scheduler; loopback for a loopback scheduler)")
     parser.set_defaults(func=run_command)
 
 
 def run_command(args: argparse.Namespace) -> int:
+    if (args.agents or args.listen) and not args.dask:
+        print("pegload run: --agents and --listen need --dask", file=sys.stderr)
+        return 2
     try:
         scenario = load_scenario(args.scenario, overrides_from_args(args))
         # imported here: `pegload --help` and `pegload validate` need none of the run machinery
         from pegload.coordinator.run import ScenarioRun
 
+        dask = None
+        if args.dask:
+            from pegload.distributed import DaskOptions
+
+            dask = DaskOptions(args.dask, agents=args.agents, listen=args.listen)
         run = ScenarioRun(scenario, report_dir=args.report_dir, repeat=args.repeat, quiet=args.quiet,
-                          overwrite=args.overwrite)
+                          overwrite=args.overwrite, dask=dask)
         return run.execute()
     except ScenarioError as exc:
         for line in exc.errors:

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import TYPE_CHECKING, Sequence, TextIO
 
 from pegload.coordinator.interrupts import Interrupts
 from pegload.coordinator.progress import Progress
@@ -36,6 +36,10 @@ from pegload.report.writer import ReportDirError, ReportWriteError, clear_run, p
 from pegload.scenario import Scenario, Target
 
 LOG_DIR_PREFIX = "pegload-logs-"  # + "<coordinator pid>-<random>" in the system temp folder
+
+if TYPE_CHECKING:
+    from pegload.distributed import DaskOptions
+
 _SEVERITY = {EXIT_OK: 0, EXIT_SLO_BREACH: 1, EXIT_BAD_INPUT: 2, EXIT_INTERRUPTED: 3, EXIT_RUN_FAILED: 4}
 
 
@@ -64,8 +68,10 @@ class ScenarioRun:
 
     def __init__(self, scenario: Scenario, *, report_dir: Path | None = None, repeat: int = 1,
                  quiet: bool = False, out: TextIO | None = None, err: TextIO | None = None,
-                 worker_env: dict[str, str] | None = None, overwrite: bool = False) -> None:
+                 worker_env: dict[str, str] | None = None, overwrite: bool = False,
+                 dask: DaskOptions | None = None) -> None:
         self.scenario = scenario
+        self.dask = dask  # run the workers on a Dask cluster (pegload.distributed)
         self.base = Path(report_dir) if report_dir else default_report_dir(scenario)
         self.overwrite = overwrite
         self._cleared = False  # the previous run in base (with overwrite) is removed at the first write
@@ -132,17 +138,28 @@ class ScenarioRun:
 
     def _one(self, target: Target, out_dir: Path, interrupts: Interrupts) -> int:
         remove_stale_log_dirs()
+        scenario, launcher = self.scenario, None
+        if self.dask is not None:
+            from pegload.distributed import DaskLaunchError, prepare_dask_run
+
+            try:
+                scenario, launcher = prepare_dask_run(self.dask, scenario, target, self.progress, interrupts)
+            except DaskLaunchError as exc:
+                self.progress.warn(f"pegload: {exc}")
+                return EXIT_BAD_INPUT
         log_dir = Path(tempfile.mkdtemp(prefix=f"{LOG_DIR_PREFIX}{os.getpid()}-"))
         keep_in: Path | None = None
         try:
-            session = RunSession(self.scenario, target, progress=self.progress, interrupts=interrupts,
-                                 log_dir=log_dir, worker_env=self.worker_env)
+            session = RunSession(scenario, target, progress=self.progress, interrupts=interrupts,
+                                 log_dir=log_dir, worker_env=self.worker_env, launcher=launcher)
             try:
                 result = session.execute()
             except RunFailed as exc:
                 self.progress.warn(f"pegload: {exc}")
                 keep_in = out_dir if exc.exit_code != EXIT_BAD_INPUT else None
                 return exc.exit_code
+            if launcher is not None:
+                launcher.annotate(result)
             code = result.status.exit_code
             try:
                 paths = self._write(result, out_dir)
@@ -155,6 +172,10 @@ class ScenarioRun:
             _keep_logs(log_dir, keep_in)
         self.reports.append(paths)
         self.out.write(paths.text.read_text(encoding="utf-8"))
+        if result.agents:
+            from pegload.distributed.report import agents_text
+
+            self.out.write(agents_text(result.agents))
         self._show_verification(result)
         if code == EXIT_OK and not paths.slo_passed:  # an SLO judged on a cut-short run says little
             code = EXIT_SLO_BREACH

@@ -22,7 +22,7 @@ from pegload.coordinator.phases import PhasePlan, phase_plans
 from pegload.coordinator.progress import Progress
 from pegload.coordinator.target import OpenTarget, TargetError, fingerprint, open_target, unreachable
 from pegload.coordinator.validity import IntervalCount, PhaseCheck, failure_reasons, judge_run
-from pegload.coordinator.workers import Event, WorkerPool, WorkerStartError
+from pegload.coordinator.workers import Event, LocalLauncher, WorkerPool, WorkerStartError
 from pegload.metrics import IntervalSnapshot, LatencyHistogram, RunAccumulator
 from pegload.report import PhaseInfo, RunResult, RunStatus
 from pegload.runner.protocol import (HEARTBEAT_SILENCE_S, INTERVAL_S, InitFailed, Interval, PhaseDone, Plan,
@@ -67,8 +67,9 @@ class RunSession:
 
     def __init__(self, scenario: Scenario, target: Target, *, progress: Progress | None = None,
                  interrupts: Interrupts | None = None, log_dir: Path | None = None,
-                 worker_env: dict[str, str] | None = None) -> None:
+                 worker_env: dict[str, str] | None = None, launcher: LocalLauncher | None = None) -> None:
         self.scenario = scenario
+        self.launcher = launcher  # where workers run (None: here); see coordinator.workers
         self.target = target
         self.progress = progress or Progress(quiet=True)
         self.interrupts = interrupts or Interrupts()
@@ -97,7 +98,8 @@ class RunSession:
         try:
             self.progress.say(f"pegload: {self.scenario.name} against {opened.describe()}, "
                               f"{self.scenario.workers} worker(s) x {self.scenario.concurrency} greenlets")
-            pool = WorkerPool(self.scenario.workers, log_dir=self.log_dir, extra_env=self.worker_env)
+            pool = WorkerPool(self.scenario.workers, log_dir=self.log_dir, extra_env=self.worker_env,
+                              launcher=self.launcher)
             try:
                 try:
                     pool.start()

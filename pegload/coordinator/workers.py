@@ -50,6 +50,8 @@ class WorkerHandle:
         return "\n".join(text.rstrip().splitlines()[-lines:])
 
     def exit_description(self) -> str:
+        if hasattr(self.proc, "describe_exit"):  # a worker on another host (pegload.distributed)
+            return self.proc.describe_exit()
         code = self.proc.poll()
         if code is None:
             return "is still running"
@@ -72,12 +74,52 @@ class Event:
     lost: str | None = None
 
 
+class LocalLauncher:
+    """Where workers run: by default child processes of the coordinator, over loopback.
+
+    The seam for other launchers (:class:`pegload.distributed.launcher.DaskLauncher` runs them
+    on Dask workers): ``listen_host`` (the address the pool listens on), ``spawn`` (one
+    ``Popen``-like handle and log path per worker id), ``outbound`` / ``inbound`` (every message
+    to / from a worker passes through; here unchanged) and ``close``.
+    """
+
+    listen_host = "127.0.0.1"
+
+    def spawn(self, worker_ids: list[int], connect: str, token: str, python: str,
+              extra_env: dict[str, str], log_dir: Path) -> dict[int, tuple[subprocess.Popen[bytes], Path]]:
+        env = dict(os.environ, **extra_env)
+        out = {}
+        for wid in worker_ids:
+            log_path = log_dir / f"worker-{wid}.log"
+            with open(log_path, "wb") as log:
+                # start_new_session: a terminal Ctrl-C reaches only the coordinator, which then
+                # stops the workers in order instead of having them die mid-interval.
+                proc = subprocess.Popen(
+                    [python, "-m", "pegload.runner", "--connect", connect, "--worker-id", str(wid),
+                     "--token", token],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+                    start_new_session=True,
+                )
+            out[wid] = (proc, log_path)
+        return out
+
+    def outbound(self, worker_id: int, msg: Message) -> Message:
+        return msg
+
+    def inbound(self, worker_id: int, msg: Message) -> Message:
+        return msg
+
+    def close(self) -> None:
+        pass
+
+
 class WorkerPool:
     """Spawns ``count`` workers and talks to them; use as a context manager so they never leak."""
 
     def __init__(self, count: int, *, python: str = sys.executable, log_dir: Path | None = None,
-                 extra_env: dict[str, str] | None = None) -> None:
+                 extra_env: dict[str, str] | None = None, launcher: LocalLauncher | None = None) -> None:
         self.count = count
+        self._launcher = launcher or LocalLauncher()
         self._python = python
         self._token = secrets.token_hex(16)
         self._log_dir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="pegload-workers-"))
@@ -93,22 +135,14 @@ class WorkerPool:
         Raises:
             WorkerStartError: a worker exited or did not connect within ``connect_timeout_s``.
         """
-        self._listener = socket.create_server(("127.0.0.1", 0))
+        host = self._launcher.listen_host
+        self._listener = socket.create_server((host, 0))
         self._listener.setblocking(False)
         port = self._listener.getsockname()[1]
         self._log_dir.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ, **self._extra_env)
-        for wid in range(self.count):
-            log_path = self._log_dir / f"worker-{wid}.log"
-            with open(log_path, "wb") as log:
-                # start_new_session: a terminal Ctrl-C reaches only the coordinator, which then
-                # stops the workers in order instead of having them die mid-interval.
-                proc = subprocess.Popen(
-                    [self._python, "-m", "pegload.runner", "--connect", f"127.0.0.1:{port}",
-                     "--worker-id", str(wid), "--token", self._token],
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-                    start_new_session=True,
-                )
+        procs = self._launcher.spawn(list(range(self.count)), f"{host}:{port}", self._token, self._python,
+                                     self._extra_env, self._log_dir)
+        for wid, (proc, log_path) in procs.items():
             self.workers[wid] = WorkerHandle(wid, proc, log_path)
         self._accept_all(time.monotonic() + connect_timeout_s)
 
@@ -173,6 +207,7 @@ class WorkerPool:
                 w.proc.kill()
                 w.proc.wait()
         self._sel.close()
+        self._launcher.close()
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -190,7 +225,7 @@ class WorkerPool:
         w = self.workers[worker_id]
         if w.lost is not None or w.sock is None:
             return
-        data = encode(msg)
+        data = encode(self._launcher.outbound(worker_id, msg))
         try:
             w.sock.setblocking(True)  # control messages are small; the worker is reading
             w.sock.sendall(data)
@@ -223,7 +258,8 @@ class WorkerPool:
                 events.append(Event(w.worker_id, lost=w.lost))
                 continue
             try:
-                events.extend(Event(w.worker_id, message=m) for m in w.reader.feed(data))
+                events.extend(Event(w.worker_id, message=self._launcher.inbound(w.worker_id, m))
+                              for m in w.reader.feed(data))
             except ProtocolError as exc:
                 self._mark_lost(w, f"sent a malformed frame ({exc})")
                 events.append(Event(w.worker_id, lost=w.lost))

@@ -67,7 +67,7 @@ def run_view(summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def page(title: str, data: dict[str, Any]) -> str:
+def page(title: str, data: dict[str, Any], extra_html: str = "") -> str:
     css = (_ASSETS / "report.css").read_text(encoding="utf-8")
     js = (_ASSETS / "report.js").read_text(encoding="utf-8")
     # "</" would end the <script> element early if a scenario string contained "</script>"
@@ -77,14 +77,16 @@ def page(title: str, data: dict[str, Any]) -> str:
         f"<title>{html.escape(title)}</title>\n"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
         f"<style>\n{css}</style>\n<script>\n{_ERROR_TRAP}\n</script>\n</head>\n<body>\n"
-        "<div id=\"js-errors\"></div>\n<div id=\"app\"></div>\n"
+        "<div id=\"js-errors\"></div>\n<div id=\"app\"></div>\n" + extra_html +
         f"<script type=\"application/json\" id=\"pegload-data\">{payload}</script>\n"
         f"<script>\n{js}</script>\n</body>\n</html>\n"
     )
 
 
 def render_run_html(summary: dict[str, Any]) -> str:
-    return page(f"pegload {summary['run'].get('id')}", run_view(summary))
+    from pegload.report.agents import agents_section
+
+    return page(f"pegload {summary['run'].get('id')}", run_view(summary), agents_section(summary))
 
 
 def render_compare_html(view: dict[str, Any]) -> str:

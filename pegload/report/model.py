@@ -144,6 +144,9 @@ class RunResult:
     self_check: dict[str, Any] = field(default_factory=dict)
     environment: dict[str, Any] | None = None  # default: collect_environment()
     run_id: str | None = None  # default: "<scenario_name>-<UTC start time>"
+    # a distributed run's agents (pegload.distributed.report) and each one's own intervals
+    agents: list[dict[str, Any]] = field(default_factory=list)
+    agent_intervals: dict[int, list[Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.accumulator.open_intervals:

@@ -216,6 +216,7 @@ def build_summary(run: RunResult) -> dict[str, Any]:
         "self_check": run.self_check,
         "environment": run.environment,
         "scenario": run.scenario,
+        **({"agents": run.agents} if run.agents else {}),  # a distributed run (docs/distributed.md)
     }
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from pegload.metrics import KINDS
+from pegload.report.agents import write_agent_hlog
 from pegload.report.atomic import atomic_write_text
 from pegload.report.hgrm import percentile_distribution
 from pegload.report.hlog import write_hlog
@@ -179,6 +180,8 @@ def _write_files(run: RunResult, summary: dict[str, Any], slo: list[SloResult], 
     hlog = out / HLOG_FILE
     buf = io.StringIO()
     write_hlog(buf, run.accumulator.series(), run.started_at)
+    if run.agent_intervals:  # a distributed run: each agent's own lines, tagged agent<N>/...
+        write_agent_hlog(buf, run.agent_intervals, run.started_at)
     atomic_write_text(hlog, buf.getvalue())
 
     summary["files"] = {
