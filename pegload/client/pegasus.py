@@ -114,6 +114,12 @@ class Pegasus:
         """Close every connection; the client cannot be used afterwards."""
         self.table.close()
 
+    @property
+    def counters(self):
+        """Retries by op and cause, and reconnections, since the client was created:
+        ``counters.snapshot()``; the same object as ``self.table.counters``."""
+        return self.table.counters
+
     def __enter__(self) -> "Pegasus":
         return self
 
