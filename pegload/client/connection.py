@@ -76,6 +76,7 @@ class Connection:
         self._connected: Event | None = None
         self._retired = False
         self.generation = 0  # bumped on every successful connect (tests and stats read it)
+        self.dropped_replies = 0  # replies whose call had already ended (timed out, killed)
 
     def __repr__(self) -> str:
         return f"<Connection {self.address} {self._state} pending={len(self.pending)}>"
@@ -307,6 +308,7 @@ class Connection:
                 pos += n
                 w = pending.pop(seqid, None)
                 if w is None:
+                    self.dropped_replies += 1
                     log.debug("late or unknown reply seqid %d from %s dropped", seqid, self.address)
                     continue
                 # the caller runs now; if more replies follow in this read, its next request

@@ -31,13 +31,24 @@ def client(ob):
     c.close()
 
 
+def wait_for(condition, timeout: float = 5.0) -> bool:
+    """Poll ``condition`` on the event loop until it holds (True) or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        gevent.sleep(0.01)
+    return True
+
+
+def dropped_replies(c) -> int:
+    return sum(conn.dropped_replies for conn in c.table.pool.connections())
+
+
 def assert_nothing_pending(c):
     """No call left in flight. A timeout also starts a background meta refresh, whose query
     may still be on its way back: allow it to land (polling, no fixed sleep)."""
-    deadline = time.monotonic() + 2
-    while c.table.pool.pending_count() and time.monotonic() < deadline:
-        gevent.sleep(0.01)
-    assert c.table.pool.pending_count() == 0
+    assert wait_for(lambda: c.table.pool.pending_count() == 0, 2), c.table.pool.pending_count()
 
 
 def test_primary_moves_mid_run_and_calls_keep_succeeding(ob, client):
@@ -122,8 +133,11 @@ def test_delays_end_in_timeouts_without_leaks(ob, client):
     assert_nothing_pending(client)
     assert client.get("slow", "s", timeout=2000) == (OK, b"v")  # within a longer deadline
     ob.clear_faults()
-    gevent.sleep(0.5)  # the late replies arrive and are dropped
+    # the 20 late replies arrive (the 2 s call above waited longer than their delay) and are
+    # dropped, not handed to a later caller
+    assert wait_for(lambda: dropped_replies(client) == 20), dropped_replies(client)
     assert client.get("slow", "s") == (OK, b"v")
+    assert dropped_replies(client) == 20
     assert_nothing_pending(client)
 
 
@@ -168,7 +182,7 @@ def test_meta_leader_change_and_forwarding(ob):
     ob.set_meta_leader(2)
     c = Pegasus(ob.meta_addrs, "temp")  # asks meta 0 first: it forwards to meta 2
     assert c.init()
-    assert c.table.meta._leader == ob.meta_addrs[2]
+    assert c.table.meta.leader == ob.meta_addrs[2]
     assert c.set("m", "s", "v") == (OK, None)
     c.close()
 
