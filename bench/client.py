@@ -225,6 +225,7 @@ DRIVERS = {"pegload": run_pegload, "pypegasus3": run_pypegasus, "raw": run_raw}
 # keeps one code path); ``--ablations`` measures get with and without each of them.
 def ablate_codec() -> None:
     """Generic codec: encode_request/decode_response instead of the precomputed fast path."""
+    from pegload.client import callpath as cp
     from pegload.client import table as t
     from pegload.client import wire
 
@@ -237,7 +238,7 @@ def ablate_codec() -> None:
 
     t._GET = Generic()
     t.read_response_value = lambda frame, offset: None
-    t.reply_result = lambda frame, offset, cls, ack: wire.decode_response(frame).result
+    cp.reply_result = lambda frame, offset, cls, ack: wire.decode_response(frame).result
 
 
 def ablate_hash() -> None:

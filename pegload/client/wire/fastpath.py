@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import struct
 
-from .frames import MAGIC, MSG_CALL, REQUEST_V0_HEADER_LEN, decode_result
+from .frames import MAGIC, MSG_CALL, REQUEST_V0_HEADER_LEN, decode_result, thread_hash
 from .rpc import RPCS
 from .thrift import WireError, Writer, _read_str
 
@@ -47,9 +47,7 @@ class RequestEncoder:
         """Frame of an RPC whose single argument is one rDSN blob (GET, TTL, REMOVE, ...)."""
         n = len(blob)
         body_len = self._head_size - REQUEST_V0_HEADER_LEN + 8 + n
-        th = app_id * 7919 + partition_index
-        if not -0x80000000 <= th <= 0x7FFFFFFF:
-            th = ((th + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+        th = thread_hash(app_id, partition_index)
         return b"".join((
             self._head.pack(MAGIC, 0, REQUEST_V0_HEADER_LEN, 0, body_len, 0, app_id, partition_index,
                             client_timeout, th, partition_hash & _U64, self._fixed, seqid),
@@ -60,9 +58,7 @@ class RequestEncoder:
         """PUT frame: ``update_request{key, value, expire_ts_seconds}`` written directly (the
         same bytes as ``struct`` with an ``UpdateRequest`` whose optional fields are unset)."""
         body_len = self._head_size - REQUEST_V0_HEADER_LEN + 26 + len(key) + len(value)
-        th = app_id * 7919 + partition_index
-        if not -0x80000000 <= th <= 0x7FFFFFFF:
-            th = ((th + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+        th = thread_hash(app_id, partition_index)
         return b"".join((
             self._head.pack(MAGIC, 0, REQUEST_V0_HEADER_LEN, 0, body_len, 0, app_id, partition_index,
                             client_timeout, th, partition_hash & _U64, self._fixed, seqid),
@@ -76,9 +72,7 @@ class RequestEncoder:
         w += _ARGS_FIELD
         args.encode(w)
         w.append(0)
-        th = app_id * 7919 + partition_index
-        if not -0x80000000 <= th <= 0x7FFFFFFF:
-            th = ((th + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+        th = thread_hash(app_id, partition_index)
         self._head.pack_into(w, 0, MAGIC, 0, REQUEST_V0_HEADER_LEN, 0, len(w) - REQUEST_V0_HEADER_LEN,
                              0, app_id, partition_index, client_timeout, th, partition_hash & _U64,
                              self._fixed, seqid)
@@ -88,9 +82,7 @@ class RequestEncoder:
             client_timeout: int, partition_hash: int) -> bytes:
         """Frame of an RPC whose single argument is one I64 (CLEAR_SCANNER)."""
         body_len = self._head_size - REQUEST_V0_HEADER_LEN + 12
-        th = app_id * 7919 + partition_index
-        if not -0x80000000 <= th <= 0x7FFFFFFF:
-            th = ((th + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+        th = thread_hash(app_id, partition_index)
         return b"".join((
             self._head.pack(MAGIC, 0, REQUEST_V0_HEADER_LEN, 0, body_len, 0, app_id, partition_index,
                             client_timeout, th, partition_hash & _U64, self._fixed, seqid),
