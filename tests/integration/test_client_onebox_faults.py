@@ -108,16 +108,25 @@ def test_scan_across_a_primary_move_returns_every_record_once(ob, client):
     assert [k for (_, k), _ in first + rest] == [f"s{j:02d}".encode() for j in range(10)]
 
 
-def test_busy_replies_are_retried(ob, client):
+def busy_retries(c) -> int:
+    return sum(causes["busy"] for causes in c.counters.snapshot()["retries"].values())
+
+
+def test_busy_replies_are_retried_and_every_one_is_counted(ob, client):
     ob.set_faults(busy_fraction=0.3)
     results = [client.set(f"busy{i}", "s", "v") for i in range(60)]
     results += [client.get(f"busy{i}", "s") for i in range(60)]
     assert all(r[0] == OK for r in results), results
-    assert ob.counters()["errors"].get("ERR_BUSY", 0) > 0
+    sent = ob.counters()["faults"]["busy"]  # the server's own count of the ERR_BUSY it sent
+    assert sent > 0
+    assert busy_retries(client) == sent  # every call succeeded: each ERR_BUSY was retried once
+    assert set(client.counters.snapshot()["retries"]) <= {"set", "get"}
     ob.set_faults(busy_fraction=1.0)
     t0 = time.monotonic()
     assert client.get("busy0", "s", timeout=300) == (error_types.ERR_BUSY.value, None)
     assert time.monotonic() - t0 < 2  # no hang (the machine may be busy: generous bound)
+    # the call gave up: every ERR_BUSY but the last was retried
+    assert busy_retries(client) == ob.counters()["faults"]["busy"] - 1
     assert_nothing_pending(client)
 
 
@@ -154,18 +163,31 @@ def test_dropped_replies_time_out_cleanly(ob, client):
     assert_nothing_pending(client)
 
 
-def test_closed_connections_fail_fast_and_reconnect(ob, client):
+def test_closed_connections_fail_fast_reconnect_and_are_counted(ob, client):
     ob.set_faults(close_fraction=0.3)
     results = [client.get(f"c{i}", "s", timeout=1500) for i in range(50)]
     # reads are retried on a new connection; nothing waits for the deadline
     assert all(r[0] in (OK, error_types.ERR_OBJECT_NOT_FOUND.value) for r in results), results
+    closed_reads = ob.counters()["faults"]["close"]  # the server's own count
+    assert closed_reads > 0
+    snap = client.counters.snapshot()
+    # each close failed the one get in flight, which was retried on a re-established connection
+    assert snap["retries"] == {"get": {"busy": 0, "timeout": 0, "reset": closed_reads, "route": 0}}
+    assert snap["reconnects"] == closed_reads
     incr = [client.incr("cnt", "n", 1, timeout=1500)[0] for _ in range(30)]
     assert set(incr) <= {OK, error_types.ERR_SESSION_RESET.value}  # never applied twice
     assert error_types.ERR_SESSION_RESET.value in incr
+    closed = ob.counters()["faults"]["close"]
+    assert incr.count(error_types.ERR_SESSION_RESET.value) == closed - closed_reads
     ob.clear_faults()
     assert client.get("cnt", "n") == (OK, str(incr.count(OK)).encode())
+    snap = client.counters.snapshot()
+    assert snap["retries"]["get"]["reset"] == closed_reads  # incr lost with its connection: not retried
+    assert "incr" not in snap["retries"]
+    assert snap["reconnects"] == closed  # every closed connection was opened again by the next call
     assert ob.close_connections() >= 1
     assert client.get("cnt", "n") == (OK, str(incr.count(OK)).encode())
+    assert client.counters.snapshot()["reconnects"] == closed + 1
     assert_nothing_pending(client)
 
 

@@ -92,8 +92,10 @@ def test_eof_fails_pending_calls_with_connection_lost():
 def test_attach_refuses_an_open_connection():
     conn = Connection("127.0.0.1:1")
     conn.attach(MemorySocket(b"", [1]))
+    spare = MemorySocket(b"", [1])
     with pytest.raises(RuntimeError, match="is open, not idle"):
-        conn.attach(MemorySocket(b"", [1]))
+        conn.attach(spare)
+    spare.close()
     conn.close()
 
 
