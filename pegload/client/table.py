@@ -173,8 +173,14 @@ class Table:
             raise StorageError(f"{op} failed with RocksDB status {r.error}", r.error, response=r)
         return r
 
-    def ttl(self, hash_key, sort_key, timeout_ms: int | None = None, op: str = "ttl") -> int | None:
+    def ttl(self, hash_key, sort_key, timeout_ms: int | None = None) -> int | None:
         """Seconds left, -1 for no TTL, None when the record does not exist."""
+        return self._ttl(hash_key, sort_key, timeout_ms, "ttl")
+
+    def exist(self, hash_key, sort_key, timeout_ms: int | None = None) -> bool:
+        return self._ttl(hash_key, sort_key, timeout_ms, "exist") is not None
+
+    def _ttl(self, hash_key, sort_key, timeout_ms, op: str) -> int | None:
         hk, sk = to_bytes(hash_key, "hash_key"), to_bytes(sort_key, "sort_key")
         reply, off, _ = self._call(_ENC[rpc.RPC_TTL].blob, encode_key(hk, sk), self._key_hash(hk, sk),
                                    timeout_ms, op=op)
@@ -184,9 +190,6 @@ class Table:
         if r.error == K_NOT_FOUND:
             return None
         raise StorageError(f"{op} failed with RocksDB status {r.error}", r.error, response=r)
-
-    def exist(self, hash_key, sort_key, timeout_ms: int | None = None) -> bool:
-        return self.ttl(hash_key, sort_key, timeout_ms, op="exist") is not None
 
     def incr(self, hash_key, sort_key, increment: int = 1, ttl_seconds: int = 0,
              timeout_ms: int | None = None) -> int:

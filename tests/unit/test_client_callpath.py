@@ -9,7 +9,7 @@ import gevent
 import pytest
 from gevent.event import Event
 
-from pegload.client import Pegasus, wire
+from pegload.client import Pegasus, error_types, wire
 from pegload.client.counters import CAUSES, RetryCounters
 from pegload.client.errors import Busy, ConnectionLost, MetaError, ProtocolError, RequestTimeout, \
     StaleRoute, TableNotFound
@@ -346,3 +346,26 @@ def test_counters_snapshot_is_a_copy_and_the_facade_shares_the_core_object():
 def test_every_retriable_error_class_names_a_counter_cause():
     for cls in (Busy, StaleRoute, ConnectionLost):
         assert cls.retriable and cls.retry_cause in CAUSES
+
+
+def test_the_facade_counts_through_its_typed_core(cluster):
+    p = Pegasus([META], "temp")
+    p.table = cluster.table()  # the facade's core, over the in-memory network
+    assert p.init()
+    busy_next = [True]
+
+    def fault(req, peer):  # every other TTL is answered ERR_BUSY
+        if req.name == wire.RPC_TTL:
+            busy_next[0] = not busy_next[0]
+            if not busy_next[0]:
+                peer.reply(reply_frame(req, error_name="ERR_BUSY"))
+            else:
+                peer.reply(reply_frame(req, m.TtlResponse(1, 0, 1, 0)))  # not found
+            return True
+        return False
+
+    cluster.fault(fault)
+    nf = error_types.ERR_OBJECT_NOT_FOUND.value
+    assert p.ttl("k", "s") == (nf, 0)
+    assert p.exist("k", "s") == (nf, 0)
+    assert p.counters.snapshot()["retries"] == {"ttl": counted(busy=1), "exist": counted(busy=1)}
