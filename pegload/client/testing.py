@@ -389,7 +389,8 @@ class FakeConnection:
 
 class MemorySocket:
     """A connected socket stand-in for ``Connection.attach``: ``recv`` hands out ``data`` in
-    chunks of the given sizes (cycled), then b"" (the peer closed); ``eof`` is set then.
+    chunks of the given sizes (cycled), then b"" (the peer closed); ``eof`` is set then, and
+    ``closed`` when the connection closes the socket.
 
     ``fileno`` is the read end of a pipe with one byte in it, so the connection's read watcher
     fires on every loop turn until the connection drops it: the real reader runs, fed from
@@ -405,6 +406,7 @@ class MemorySocket:
             pos += n
             i += 1
         self.eof = Event()
+        self.closed = Event()
         self.sent: list[bytes] = []
         self._r, self._w = os.pipe()
         os.write(self._w, b"x")
@@ -423,6 +425,7 @@ class MemorySocket:
         return len(data)
 
     def close(self) -> None:
+        self.closed.set()
         for fd in (self._r, self._w):
             try:
                 os.close(fd)

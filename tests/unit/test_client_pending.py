@@ -2,7 +2,6 @@
 split into 1-byte and odd-sized chunks, any order, unknown seqids, malformed frames, EOF."""
 from __future__ import annotations
 
-import gevent
 import pytest
 
 from pegload.client import wire
@@ -72,13 +71,11 @@ def test_malformed_length_fails_every_pending_call_and_drops_the_socket():
     conn = Connection("127.0.0.1:1")
     conn.attach(sock)
     conn.pending.update({1: ok, 2: other})
-    with gevent.Timeout(5):
-        while conn.is_open:  # the reader drops the connection on the bad length, before any EOF
-            gevent.sleep(0)
+    assert sock.closed.wait(5)  # the reader drops the connection on the bad length, before any EOF
     assert ok.values == [reply(1, b"ok")]
     assert isinstance(other.values[0], ProtocolError)
     assert "reply frame length 2 from 127.0.0.1:1 is out of range" in str(other.values[0])
-    assert conn.pending == {} and not sock.eof.is_set()
+    assert conn.pending == {} and not conn.is_open and not sock.eof.is_set()
 
 
 def test_eof_fails_pending_calls_with_connection_lost():
