@@ -23,6 +23,14 @@ def test_importing_the_codec_does_not_load_the_client_or_gevent():
     assert out.stdout.strip() == "False"
 
 
+def test_the_scanner_and_the_call_path_do_not_import_the_table():
+    # the request path lives in callpath.py; only table.py (and the facade) sit above it
+    code = ("import sys, pegload.client.scanner, pegload.client.callpath; "
+            "print(sorted(m for m in sys.modules if m in ('pegload.client.table', 'pegload.client.pegasus')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_importing_the_client_creates_no_files(tmp_path):
     code = "import pegload.client as c; c.Pegasus(['127.0.0.1:1'], 't'); c.configure_logging"
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True)
