@@ -29,7 +29,6 @@ class RocksStatus(enum.IntEnum):
 # enum: comparing with an int global skips the enum-class attribute lookup).
 K_OK = int(RocksStatus.kOk)
 K_NOT_FOUND = int(RocksStatus.kNotFound)
-K_INVALID_ARGUMENT = int(RocksStatus.kInvalidArgument)
 K_INCOMPLETE = int(RocksStatus.kIncomplete)
 K_TRY_AGAIN = int(RocksStatus.kTryAgain)
 
