@@ -3,6 +3,7 @@
 
     .venv/bin/python bench/client.py                  # canned-reply server, then the onebox
     .venv/bin/python bench/client.py --server canned --quick
+    .venv/bin/python bench/client.py --no-io          # the client's own path, no sockets
 
 For every (server, client, operation, mode) a fresh child process connects, warms up, then runs
 the same operation sequence and reports the user+sys CPU time of its own process per operation
@@ -15,6 +16,13 @@ without decoding them: the floor any Python gevent client pays for syscalls and 
 Servers: ``canned`` is pegload.client.testing's canned-reply server in its own process (it
 answers from precomputed bytes, so it keeps up); ``onebox`` is the embedded cluster (RocksDB
 behind it; its answers are slower, which shows up in wall time, not in client CPU).
+
+``--no-io`` measures what is left of a call without sockets and switches: ``Table.get`` /
+``set`` / ``multi_get`` over a connection stub (the pool's connection factory) that returns a
+canned reply at once, so routing, encoding, the call path and reply reading are all that run.
+It reports the best of many short rounds of this process's CPU time (``time.process_time``),
+which stays steady on a shared machine where the socket figures move by 10-30%: the figure to
+compare before and after a change to the hot path.
 """
 from __future__ import annotations
 
@@ -225,6 +233,7 @@ DRIVERS = {"pegload": run_pegload, "pypegasus3": run_pypegasus, "raw": run_raw}
 # keeps one code path); ``--ablations`` measures get with and without each of them.
 def ablate_codec() -> None:
     """Generic codec: encode_request/decode_response instead of the precomputed fast path."""
+    from pegload.client import callpath as cp
     from pegload.client import table as t
     from pegload.client import wire
 
@@ -237,7 +246,7 @@ def ablate_codec() -> None:
 
     t._GET = Generic()
     t.read_response_value = lambda frame, offset: None
-    t.reply_result = lambda frame, offset, cls, ack: wire.decode_response(frame).result
+    cp.reply_result = lambda frame, offset, cls, ack: wire.decode_response(frame).result
 
 
 def ablate_hash() -> None:
@@ -314,6 +323,70 @@ def ablate_reader() -> None:
             gevent.spawn(reader, self, self._sock)
 
     cn.Connection._open = _open
+
+
+# ------------------------------------------------------------------------------ no I/O
+def bench_no_io(rounds: int = 40, n: int = 20000) -> dict:
+    """ns of CPU per call of the client's own path over a stub connection (best of ``rounds``)."""
+    from pegload.client import wire
+    from pegload.client.table import Table
+    from pegload.client.testing import reply_frame, table_config
+    from pegload.client.wire import messages as m
+
+    meta, replica = "127.0.0.1:1", "127.0.0.1:2"  # never connected: the stub answers
+
+    def canned(rpc_name, result):
+        return reply_frame(wire.Request(None, 1, rpc_name, 1, None), result)
+
+    replies = {
+        "get": canned(wire.RPC_GET, m.ReadResponse(0, VALUE, 1, 0)),
+        "set": canned(wire.RPC_PUT, m.UpdateResponse(0, 1, 0, 1)),
+        "multi_get": canned(wire.RPC_MULTI_GET,
+                            m.MultiGetResponse(0, [m.KeyValue(k, VALUE) for k in MG_KEYS], 1, 0)),
+    }
+
+    class Stub:
+        """Connection's public surface; ``call`` returns ``reply`` (the seqid is not checked
+        by the client's reply path, which the reader matched already)."""
+
+        def __init__(self, address, on_reconnect):
+            self.address, self.pending, self.generation, self.is_open = address, {}, 1, True
+            self.seqid = 0
+            self.reply = canned(wire.RPC_QUERY_CFG, table_config(1, [replica] * 8))
+
+        def next_seqid(self):
+            self.seqid += 1
+            return self.seqid
+
+        def call(self, seqid, frame, deadline):
+            return self.reply
+
+        def connect(self, deadline):
+            pass
+
+        def retire(self):
+            pass
+
+        def close(self):
+            pass
+
+    t = Table([meta], "temp", connection_factory=Stub)
+    t.open()
+    stub = t.pool.get(replica)
+    mg = set(MG_KEYS)
+    calls = {"get": lambda: t.get(HK, SK), "set": lambda: t.set(HK, SK, VALUE),
+             "multi_get": lambda: t.multi_get(HK, mg)}
+    out = {}
+    for op, fn in calls.items():
+        stub.reply = replies[op]
+        best = float("inf")
+        for _ in range(rounds):
+            c0 = time.process_time()
+            for _ in range(n):
+                fn()
+            best = min(best, (time.process_time() - c0) / n * 1e9)
+        out[op] = best
+    return out
 
 
 ABLATIONS = {"generic-codec": ablate_codec, "bytewise-crc-no-cache": ablate_hash,
@@ -441,6 +514,8 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="a tenth of the operations")
     p.add_argument("--ablations", action="store_true",
                    help="only measure get with each client optimisation undone (canned server)")
+    p.add_argument("--no-io", action="store_true",
+                   help="only the client's own path over a connection stub (CPU ns per call)")
     p.add_argument("--ablate", help=argparse.SUPPRESS)
     p.add_argument("--serve-canned", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--child", choices=sorted(DRIVERS), help=argparse.SUPPRESS)
@@ -461,6 +536,10 @@ def main(argv=None) -> int:
           f"{'server on CPU 1, clients on CPU 0' if PINNED else 'not pinned'}; "
           f"columns: client-process user+sys CPU per op, wall time per op", flush=True)
     rows = []
+    if args.no_io:
+        for op, ns in bench_no_io(n=2000 if args.quick else 20000).items():
+            print(f"no-io   {op:9} {ns:7.0f} ns CPU/call (best round)", flush=True)
+        return 0
     if args.ablations:
         proc, addr = start_canned()
         try:

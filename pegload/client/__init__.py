@@ -19,7 +19,7 @@ _EXPORTS = {
     "StaleRoute": "errors", "Busy": "errors", "StorageError": "errors",
     "Table": "table", "MultiGetResult": "table", "CheckAndSetResult": "table",
     "Scanner": "scanner", "ScanSpec": "scanner",
-    "configure_logging": "logconf",
+    "configure_logging": "logconf", "RetryCounters": "counters",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -52,16 +52,19 @@ class Connection:
 
     ``call(seqid, frame, deadline)`` returns the raw reply frame (bytes) or raises
     ``RequestTimeout``, ``ConnectionLost``, ``ProtocolError`` or ``ClientClosed``.
-    A lost connection is reopened by the next call.
+    A lost connection is reopened by the next call; ``on_reconnect()`` is called each time
+    (not for the first connect). ``start_seqid`` is the seqid before the first one (tests start
+    near the i32 limit to see the wrap).
     """
 
-    def __init__(self, address: str, hub=None) -> None:
+    def __init__(self, address: str, hub=None, on_reconnect=None, *, start_seqid: int = 0) -> None:
         self.address = address
         self.host, self.port = parse_address(address)
         self._hub = hub if hub is not None else get_hub()
         self._loop = self._hub.loop
+        self._on_reconnect = on_reconnect
         self.pending: dict[int, Waiter] = {}
-        self._seqid = 0
+        self._seqid = start_seqid
         self._state = _IDLE
         self._sock = None
         self._rwatch = None
@@ -73,6 +76,7 @@ class Connection:
         self._connected: Event | None = None
         self._retired = False
         self.generation = 0  # bumped on every successful connect (tests and stats read it)
+        self.dropped_replies = 0  # replies whose call had already ended (timed out, killed)
 
     def __repr__(self) -> str:
         return f"<Connection {self.address} {self._state} pending={len(self.pending)}>"
@@ -169,6 +173,19 @@ class Connection:
             sock.close()
             ev.set()
             raise ClientClosed(f"connection to {self.address} was closed", address=self.address)
+        self._install(sock)
+        ev.set()
+        log.debug("connected to %s", self.address)
+
+    def attach(self, sock) -> None:
+        """Use ``sock``, an already connected socket-like object (``recv``, ``send``, ``close``,
+        ``fileno``), instead of connecting: for sockets made elsewhere, and for tests that feed
+        the reader from memory. The connection must not be open."""
+        if self._state is not _IDLE:
+            raise RuntimeError(f"attach: connection to {self.address} is {self._state}, not idle")
+        self._install(sock)
+
+    def _install(self, sock) -> None:
         self._sock = sock
         self._rbuf = b""
         self._wblocked = False
@@ -176,8 +193,8 @@ class Connection:
         self._rwatch.start(self._on_readable, sock)
         self._state = _OPEN
         self.generation += 1
-        ev.set()
-        log.debug("connected to %s", self.address)
+        if self.generation > 1 and self._on_reconnect is not None:
+            self._on_reconnect()
 
     def _connect(self, deadline: float):
         try:
@@ -291,6 +308,7 @@ class Connection:
                 pos += n
                 w = pending.pop(seqid, None)
                 if w is None:
+                    self.dropped_replies += 1
                     log.debug("late or unknown reply seqid %d from %s dropped", seqid, self.address)
                     continue
                 # the caller runs now; if more replies follow in this read, its next request

@@ -14,8 +14,9 @@
     │   └── Busy                      throttled or short of replicas: back off, then retry
     └── StorageError                  a RocksDB status in the response body (.status)
 
-Policy lives on the classes as ``retriable`` and ``refresh_meta`` so the one retry loop in
-``table.py`` reads attributes instead of listing names. ``errno`` is the number the facade
+Policy lives on the classes as ``retriable``, ``refresh_meta`` and ``retry_cause`` (the name a
+retry is counted under, see ``counters.py``) so the one retry loop in ``callpath.py`` reads
+attributes instead of listing names. ``errno`` is the number the facade
 returns: the position of the name in ``error_types``, which keeps pypegasus3 0.0.1.1's numbering
 for every name it knows (so code written against it keeps working) and appends newer names.
 """
@@ -71,6 +72,7 @@ class PegasusError(Exception):
     name = "ERR_UNKNOWN"
     retriable = False
     refresh_meta = False
+    retry_cause = ""  # set on every class the call path may retry
 
     def __init__(self, message: str, *, name: str | None = None, address: str | None = None,
                  gpid: tuple[int, int] | None = None) -> None:
@@ -95,6 +97,7 @@ class ConnectionLost(PegasusError):
     name = "ERR_SESSION_RESET"
     retriable = True
     refresh_meta = True
+    retry_cause = "reset"
 
     def __init__(self, message: str, *, sent: bool = True, **kw) -> None:
         super().__init__(message, **kw)
@@ -142,12 +145,14 @@ class StaleRoute(ServerError):
 
     retriable = True
     refresh_meta = True
+    retry_cause = "route"
 
 
 class Busy(ServerError):
     """Throttled (ERR_BUSY) or temporarily short of replicas: retry after a back-off."""
 
     retriable = True
+    retry_cause = "busy"
 
 
 class StorageError(PegasusError):

@@ -17,12 +17,12 @@ from gevent.event import AsyncResult
 
 from .errors import ClientClosed, MetaError, PegasusError, server_error
 from .pool import ConnectionPool
-from .routing import TableConfig
+from .routing import TableConfig, primary_address
 from .wire.fastpath import RequestEncoder, reply_error, reply_result
 from .wire.errors import (
     ERR_BUSY_CREATING, ERR_FORWARD_TO_OTHERS, ERR_SERVICE_NOT_ACTIVE, ERR_UNDER_RECOVERY,
 )
-from .wire.messages import QueryCfgRequest, QueryCfgResponse, parse_address, rpc_address_parts
+from .wire.messages import QueryCfgRequest, QueryCfgResponse, parse_address
 from .wire.rpc import RPC_QUERY_CFG
 
 log = logging.getLogger("pgclient.meta")
@@ -58,6 +58,11 @@ class MetaResolver:
         self._last_query = float("-inf")
         self.queries = 0  # number of queries made (tests and stats read it)
         self.closed = False  # set by the table's close(): no more queries
+
+    @property
+    def leader(self) -> str:
+        """The meta asked first: the last one that answered (or the first of the list)."""
+        return self._leader
 
     def refresh(self, deadline: float, stale_version: int | None = None) -> TableConfig:
         """Return a config newer than ``stale_version`` (any config when None), querying the meta
@@ -151,15 +156,7 @@ class MetaResolver:
 
     @staticmethod
     def _forward_target(resp: QueryCfgResponse) -> str | None:
-        if not resp.partitions:
-            return None
-        pc = resp.partitions[0]
-        parts = rpc_address_parts(pc.primary)
-        if parts is not None:
-            return f"{parts[0]}:{parts[1]}"
-        if pc.hp_primary is not None and pc.hp_primary.port:
-            return f"{pc.hp_primary.host}:{pc.hp_primary.port}"
-        return None
+        return primary_address(resp.partitions[0]) if resp.partitions else None
 
     def _ask(self, addr: str, deadline: float) -> QueryCfgResponse:
         conn = self._pool.get(addr)

@@ -16,7 +16,8 @@ import logging
 from .errors import PegasusError, StorageError, error_types
 from .scanner import Scanner, ScanSpec
 from .args import to_bytes
-from .table import DEFAULT_TIMEOUT_MS, Table
+from .callpath import DEFAULT_TIMEOUT_MS
+from .table import Table
 from .wire.messages import CasCheckType as cas_check_type
 from .wire.messages import FilterType as filter_type
 
@@ -114,6 +115,12 @@ class Pegasus:
         """Close every connection; the client cannot be used afterwards."""
         self.table.close()
 
+    @property
+    def counters(self):
+        """Retries by op and cause, and reconnections, since the client was created:
+        ``counters.snapshot()``; the same object as ``self.table.counters``."""
+        return self.table.counters
+
     def __enter__(self) -> "Pegasus":
         return self
 
@@ -123,17 +130,20 @@ class Pegasus:
     # ------------------------------------------------------------------ single records
     def ttl(self, hash_key, sort_key, timeout: int = 0):
         """(code, ttl seconds; -1 = no TTL). ERR_OBJECT_NOT_FOUND (ttl 0) when missing."""
+        return self._ttl(hash_key, sort_key, timeout, "ttl")
+
+    def exist(self, hash_key, sort_key, timeout: int = 0):
+        """Same result as ``ttl``: ERR_OK when the record exists, ERR_OBJECT_NOT_FOUND if not."""
+        return self._ttl(hash_key, sort_key, timeout, "exist")
+
+    def _ttl(self, hash_key, sort_key, timeout: int, op: str):
         try:
-            t = self.table.ttl(hash_key, sort_key, timeout)
+            t = self.table._ttl(hash_key, sort_key, timeout, op)  # op: the retry counters' name
         except StorageError as e:
             return e.errno, getattr(e.response, "ttl_seconds", 0)
         except PegasusError as e:
             return e.errno, None
         return (_NOT_FOUND, 0) if t is None else (_OK, t)
-
-    def exist(self, hash_key, sort_key, timeout: int = 0):
-        """Same result as ``ttl``: ERR_OK when the record exists, ERR_OBJECT_NOT_FOUND if not."""
-        return self.ttl(hash_key, sort_key, timeout)
 
     def get(self, hash_key, sort_key, timeout: int = 0):
         """(code, value bytes); (ERR_OBJECT_NOT_FOUND, b'') when missing."""

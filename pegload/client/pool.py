@@ -7,7 +7,7 @@ calls have finished. The official Python client closes and reopens every connect
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from .connection import Connection
 
@@ -15,15 +15,19 @@ log = logging.getLogger("pgclient.pool")
 
 
 class ConnectionPool:
-    def __init__(self, hub=None) -> None:
-        self._hub = hub
+    """``factory(address)`` makes the connection object for an address: a ``Connection`` in the
+    client, a scripted fake (``testing.FakeNetwork``) in unit tests. Pool, meta resolver and call
+    path use only ``Connection``'s public methods, which is all a fake has to offer."""
+
+    def __init__(self, factory: Callable[[str], Connection]) -> None:
+        self._factory = factory
         self._conns: dict[str, Connection] = {}
         self._retiring: list[Connection] = []  # left the table, still finishing calls
 
     def get(self, address: str) -> Connection:
         conn = self._conns.get(address)
         if conn is None:
-            conn = self._conns[address] = Connection(address, self._hub)
+            conn = self._conns[address] = self._factory(address)
         return conn
 
     def __contains__(self, address: str) -> bool:

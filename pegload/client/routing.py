@@ -47,12 +47,7 @@ class TableConfig:
                                 f"for table {table_name!r} ({count} partitions)", address=source)
             seen.add(i)
             ballots[i] = pc.ballot
-            parts = rpc_address_parts(pc.primary)
-            if parts is not None:
-                primaries[i] = f"{parts[0]}:{parts[1]}"
-            elif pc.hp_primary is not None and pc.hp_primary.port:
-                # newer servers also send host_port; use it when the rpc_address is empty
-                primaries[i] = f"{pc.hp_primary.host}:{pc.hp_primary.port}"
+            primaries[i] = primary_address(pc)
         return cls(table_name, resp.app_id, count, tuple(primaries), tuple(ballots), version)
 
     def partition_of(self, hash_value: int) -> int:
@@ -69,6 +64,22 @@ class TableConfig:
 
     def addresses(self) -> set[str]:
         return {a for a in self.primaries if a is not None}
+
+
+def primary_address(pc) -> str | None:
+    """``"host:port"`` of a ``PartitionConfiguration``'s primary, None when it has none.
+
+    The rpc_address field first; newer servers also send host_port (``hp_primary``), used when
+    the rpc_address is empty. Meta forwards (``ERR_FORWARD_TO_OTHERS``) name the leader the same
+    way.
+    """
+    parts = rpc_address_parts(pc.primary)
+    if parts is not None:
+        return f"{parts[0]}:{parts[1]}"
+    hp = pc.hp_primary
+    if hp is not None and hp.port:
+        return f"{hp.host}:{hp.port}"
+    return None
 
 
 def split_partitions(partition_count: int, max_split_count: int) -> list[list[int]]:

@@ -3,7 +3,7 @@
 State per partition: START (send GET_SCANNER from the range start, or just after the last key
 received), CONTEXT (the server holds an iterator: send SCAN with its id), NEXT (move on). The
 scanner keeps its state in its own variables and treats every context id other than -1 as an
-opaque handle. A lost context (body error 1), a primary move or a reconnect resumes *after the
+opaque handle. A lost context (body status kNotFound), a primary move or a reconnect resumes *after the
 last key received*, so every record is returned exactly once. Closing a scanner that holds a
 context sends CLEAR_SCANNER without waiting (the server never answers it).
 """
@@ -12,12 +12,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from .callpath import RouteChanged, decode_result
 from .errors import ClientClosed, PegasusError, StorageError
 from .routing import split_partitions
-from .table import RouteChanged, decode_result
 from .wire import messages as m
 from .wire import rpc
 from .wire.crc64 import crc64
+from .wire.errors import K_INCOMPLETE, K_NOT_FOUND, K_OK
 from .wire.fastpath import RequestEncoder, error_and_pairs, scan_context
 from .wire.keys import encode_key, hash_key_upper_bound, next_prefix
 
@@ -60,9 +61,9 @@ class Scanner:
     and a context manager (``close()`` releases the server-side context).
     """
 
-    def __init__(self, table, partitions: list, start_key: bytes, start_inclusive: bool,
+    def __init__(self, path, partitions: list, start_key: bytes, start_inclusive: bool,
                  stop_key: bytes, stop_inclusive: bool, spec: ScanSpec, route_hash: int | None) -> None:
-        self._table = table
+        self._path = path  # the table's CallPath
         self._todo = list(partitions)  # partition indices (None: route by ``route_hash``)
         self._start_key, self._start_incl = start_key, start_inclusive
         self._stop_key, self._stop_incl = stop_key, stop_inclusive
@@ -79,7 +80,7 @@ class Scanner:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def for_hash_key(cls, table, hash_key: bytes, start_sort_key: bytes, stop_sort_key: bytes,
+    def for_hash_key(cls, path, hash_key: bytes, start_sort_key: bytes, stop_sort_key: bytes,
                      spec: ScanSpec) -> "Scanner":
         if spec.hash_key_filter_type:
             raise ValueError("get_scanner: hash-key filters apply to unordered scanners only "
@@ -98,15 +99,15 @@ class Scanner:
             if high and high <= stop:
                 stop, stop_incl = high, False
         parts = [] if _range_empty(start, start_incl, stop, stop_incl) else [None]
-        return cls(table, parts, start, start_incl, stop, stop_incl, spec, crc64(hash_key))
+        return cls(path, parts, start, start_incl, stop, stop_incl, spec, crc64(hash_key))
 
     @classmethod
-    def for_table(cls, table, max_split_count: int, spec: ScanSpec) -> list["Scanner"]:
-        cfg = table.config
+    def for_table(cls, path, max_split_count: int, spec: ScanSpec) -> list["Scanner"]:
+        cfg = path.config
         if cfg is None:
-            raise ClientClosed(f"table {table.table_name!r} is closed or was never opened")
+            raise ClientClosed(f"table {path.table_name!r} is closed or was never opened")
         start, stop = _WHOLE_TABLE
-        return [cls(table, parts, start, True, stop, False, spec, None)
+        return [cls(path, parts, start, True, stop, False, spec, None)
                 for parts in split_partitions(cfg.partition_count, max_split_count)]
 
     # ------------------------------------------------------------------ iteration
@@ -153,7 +154,7 @@ class Scanner:
         if self._state is _CONTEXT:
             conn = self._context_conn
             if conn is not None and conn.is_open:
-                cfg = self._table.config
+                cfg = self._path.config
                 if cfg is not None:
                     pidx = self._partition_index(cfg)
                     frame = _CLEAR.i64(conn.next_seqid(), self._context, cfg.app_id, pidx,
@@ -214,12 +215,12 @@ class Scanner:
                     # sending its id to a server where it may name another scan's iterator
                     self._state = _START
                     continue
-            if error == 0 or (error == 7 and kvs):
-                # 7 (kIncomplete): the server's time limit cut the batch; resume after it
+            if error == K_OK or (error == K_INCOMPLETE and kvs):
+                # kIncomplete: the server's time limit cut the batch; resume after it
                 if kvs:
                     self._last_key = kvs[-1][0]
                     self._restarts = 0
-                if error == 7:
+                if error == K_INCOMPLETE:
                     self._state = _START
                 elif context == _COMPLETED:
                     self._state = _NEXT
@@ -228,11 +229,11 @@ class Scanner:
                 if kvs:
                     self._buf, self._pos = kvs, 0
                     return True
-            elif error == 1 and state is _CONTEXT:
+            elif error == K_NOT_FOUND and state is _CONTEXT:
                 # the context expired or lives on a server that is no longer the primary
                 self._restarts += 1
                 if self._restarts > _MAX_RESTARTS_WITHOUT_PROGRESS:
-                    raise StorageError("scan context lost repeatedly without progress", 1)
+                    raise StorageError("scan context lost repeatedly without progress", K_NOT_FOUND)
                 self._state = _START
             else:
                 raise StorageError(f"scan failed with RocksDB status {error}", error)
@@ -241,11 +242,11 @@ class Scanner:
         """One GET_SCANNER / SCAN: ``(error, [(full key, value), ...], context id)``."""
         part = self._part
         if part is None:
-            reply, off, conn = self._table._call(encode, req, self._route_hash, self._spec.timeout_ms,
-                                                 server=server)
+            reply, off, conn = self._path.call(encode, req, self._route_hash, self._spec.timeout_ms,
+                                               server=server)
         else:
-            reply, off, conn = self._table._call(encode, req, part, self._spec.timeout_ms,
-                                                 partition=part, server=server)
+            reply, off, conn = self._path.call(encode, req, part, self._spec.timeout_ms,
+                                               partition=part, server=server)
         self._context_conn = conn
         fast = error_and_pairs(reply, off)
         if fast is not None:

@@ -1,40 +1,35 @@
 """The typed core: one table's operations as blocking (greenlet-cooperative) calls.
 
 Results are plain values (``None`` for a miss); failures raise ``PegasusError`` subclasses.
-Every operation goes through ``Table._call``: route by hash, encode, send, and on a retriable
-error refresh the configuration and/or back off, within the call's own deadline.
+Every operation goes through the table's ``CallPath`` (``callpath.py``): route by hash, encode,
+send, and on a retriable error refresh the configuration and/or back off, within the call's own
+deadline. Scanners share that path; this module only builds requests and reads results.
 """
 from __future__ import annotations
 
-import logging
-import random
 import time
 from collections.abc import Mapping
 from typing import NamedTuple
 
 import gevent
 
-from .errors import (Busy, ClientClosed, ConnectionLost, PegasusError, ProtocolError, RequestTimeout,
-                     StaleRoute, StorageError, server_error)
-from .meta import MetaResolver
-from .pool import ConnectionPool
-from .routing import TableConfig
-from .wire import messages as m
-from .wire import rpc
-from .wire.crc64 import crc64
-from .wire.fastpath import (RequestEncoder, error_and_pairs, read_response_value, reply_error,
-                            reply_result, response_error)
 from .args import hash_key_arg as _hash_key
 from .args import sort_keys_arg as _sort_keys
 from .args import to_bytes
 from .args import ttl_arg as _ttl
+from .callpath import DEFAULT_TIMEOUT_MS, CallPath, ConnectionFactory, decode_result
+from .errors import ClientClosed, PegasusError, StorageError
+from .routing import TableConfig
+from .scanner import Scanner, ScanSpec
+from .wire import messages as m
+from .wire import rpc
+from .wire.crc64 import crc64
+from .wire.errors import K_INCOMPLETE, K_NOT_FOUND, K_OK, K_TRY_AGAIN
+from .wire.fastpath import RequestEncoder, error_and_pairs, read_response_value, response_error
 from .wire.keys import encode_key, expire_ts_for_ttl
-from .wire.thrift import WireError
 
-log = logging.getLogger("pgclient.table")
+__all__ = ["Table", "MultiGetResult", "CheckAndSetResult", "DEFAULT_TIMEOUT_MS"]
 
-DEFAULT_TIMEOUT_MS = 2000  # the official Python client's default
-MAX_ATTEMPTS = 16  # retries stop at the deadline or after this many attempts, whichever is first
 _monotonic = time.monotonic
 
 _ENC = {name: RequestEncoder(name) for name in rpc.RPCS}
@@ -49,27 +44,7 @@ def _put_frame(seqid, req, app_id, pidx, timeout, phash):
 
 _put_frame.rpc_name = rpc.RPC_PUT
 
-# RocksDB status codes (protocol doc 4.3)
-K_OK, K_NOT_FOUND, K_INVALID_ARGUMENT, K_INCOMPLETE, K_TRY_AGAIN = 0, 1, 4, 7, 13
 _HASH_CACHE_MAX = 1 << 16
-
-
-def decode_result(reply: bytes, off: int, cls, ack: str):
-    """The response struct of an ERR_OK reply; a malformed one is a ProtocolError."""
-    try:
-        return reply_result(reply, off, cls, ack)
-    except WireError as e:
-        raise ProtocolError(f"unreadable {ack} reply: {e}") from e
-
-
-def _rpc_name(encode) -> str:
-    """The RPC an encode function belongs to (a RequestEncoder method or a tagged function)."""
-    owner = getattr(encode, "__self__", encode)
-    return getattr(owner, "rpc_name", "?")
-
-
-class RouteChanged(Exception):
-    """Internal: a request bound to one server (a scan context) can no longer go there."""
 
 
 class MultiGetResult(NamedTuple):
@@ -93,65 +68,57 @@ class Table:
     """
 
     def __init__(self, meta_addrs: list[str], table_name: str, *,
-                 timeout_ms: int = DEFAULT_TIMEOUT_MS, hub=None) -> None:
+                 timeout_ms: int = DEFAULT_TIMEOUT_MS, hub=None,
+                 connection_factory: ConnectionFactory | None = None) -> None:
+        """``connection_factory(address, on_reconnect)`` replaces ``Connection`` (unit tests
+        pass ``testing.FakeNetwork().connection``)."""
         if not isinstance(table_name, str) or not table_name:
             raise ValueError(f"table_name must be a non-empty str, not {table_name!r}")
         if timeout_ms <= 0:
             raise ValueError(f"timeout_ms must be positive, not {timeout_ms}")
         self.table_name = table_name
         self.timeout_ms = int(timeout_ms)
-        self.pool = ConnectionPool(hub)
-        self.meta = MetaResolver(list(meta_addrs), table_name, self.pool, self.timeout_ms, self._apply)
-        self._config: TableConfig | None = None
-        self._conns: tuple = ()
+        self._path = CallPath(meta_addrs, table_name, self.timeout_ms,
+                              connection_factory=connection_factory, hub=hub)
+        self._call = self._path.call  # bound once: every operation goes through it
         self._hashes: dict[bytes, int] = {}
-        self._closed = False
 
     # ------------------------------------------------------------------ lifecycle
     @property
     def config(self) -> TableConfig | None:
-        return self._config
+        return self._path.config
+
+    @property
+    def pool(self):
+        """The ``ConnectionPool`` (``pool.pending_count()`` proves no call leaks)."""
+        return self._path.pool
+
+    @property
+    def meta(self):
+        """The ``MetaResolver`` (``meta.refresh(deadline)`` forces a refresh)."""
+        return self._path.meta
+
+    @property
+    def counters(self):
+        """Retry and reconnection counters (``counters.snapshot()``; see ``counters.py``)."""
+        return self._path.counters
 
     def open(self, timeout_ms: int | None = None) -> TableConfig:
         """Fetch the table configuration (raises MetaError / TableNotFound)."""
-        if self._closed:
+        if self._path.closed:
             raise ClientClosed(f"table {self.table_name!r} was closed")
         deadline = _monotonic() + (timeout_ms or self.timeout_ms) / 1000.0
-        return self.meta.refresh(deadline)
+        return self._path.meta.refresh(deadline)
 
     def connect_all(self, timeout_ms: int | None = None) -> list[str]:
         """Open the connections to every primary now; returns the addresses that failed."""
-        deadline = _monotonic() + (timeout_ms or self.timeout_ms) / 1000.0
-
-        def connect(conn) -> bool:
-            try:
-                conn.connect(deadline)
-                return True
-            except PegasusError as e:
-                log.warning("table %r: %s", self.table_name, e)
-                return False
-
-        conns = {c for c in self._conns if c is not None and not c.is_open}
-        jobs = [(c, gevent.spawn(connect, c)) for c in conns]
-        gevent.joinall([j for _, j in jobs], timeout=max(deadline - _monotonic(), 0))
-        return sorted(c.address for c, j in jobs if j.value is not True)
+        return self._path.connect_all(_monotonic() + (timeout_ms or self.timeout_ms) / 1000.0)
 
     def close(self) -> None:
         """Close every connection; calls in flight fail with ClientClosed."""
-        self._closed = True
-        self.meta.closed = True
-        self._config = None
-        self._conns = ()
-        self.pool.close()
+        self._path.close()
 
-    def _apply(self, cfg: TableConfig) -> None:
-        if self._closed:
-            return
-        conns = tuple(self.pool.get(a) if a else None for a in cfg.primaries)
-        self._config, self._conns = cfg, conns
-        self.pool.reconcile(cfg.addresses() | set(self.meta.metas))
-
-    # ------------------------------------------------------------------ the one request path
+    # ------------------------------------------------------------------ routing hashes
     def _key_hash(self, hk: bytes, sk: bytes) -> int:
         """Routing hash of a single-record key (the L == 0 rule: empty hash key -> sort key)."""
         if not hk:
@@ -163,77 +130,6 @@ class Table:
                 self._hashes.clear()
             self._hashes[hk] = h
         return h
-
-    def _call(self, encode, arg, hash_value: int, timeout_ms, idempotent: bool = True,
-              partition: int | None = None, server=None):
-        """Send one request and return ``(reply frame, body offset, connection)`` of its ERR_OK
-        reply.
-
-        ``encode`` is a ``RequestEncoder`` method; routing is by ``hash_value`` unless
-        ``partition`` is given (unordered scanners). With ``server`` (a Connection) the request
-        is only valid there (a scan context): ``RouteChanged`` is raised if the route moved.
-        """
-        if not timeout_ms or timeout_ms <= 0:  # 0 / None: the table's default
-            timeout_ms = self.timeout_ms
-        deadline = _monotonic() + timeout_ms / 1000.0
-        attempt = 0
-        retried: PegasusError | None = None
-        while True:
-            cfg = self._config
-            if cfg is None:
-                raise ClientClosed(f"table {self.table_name!r} is closed or was never opened")
-            pidx = cfg.partition_of(hash_value) if partition is None else partition
-            conn = self._conns[pidx]
-            if server is not None and conn is not server:
-                raise RouteChanged(f"partition {cfg.app_id}.{pidx} moved from {server.address}")
-            try:
-                if conn is None:
-                    raise StaleRoute(f"partition {cfg.app_id}.{pidx} of table {self.table_name!r} "
-                                     "has no primary", name="ERR_NO_PRIMARY", gpid=(cfg.app_id, pidx))
-                seqid = conn.next_seqid()
-                frame = encode(seqid, arg, cfg.app_id, pidx, timeout_ms, hash_value)
-                reply = conn.call(seqid, frame, deadline)
-                try:
-                    err, off = reply_error(reply)
-                except WireError as e:
-                    raise ProtocolError(f"unreadable reply from {conn.address}: {e}",
-                                        address=conn.address) from e
-                if err is None:
-                    return reply, off, conn
-                raise server_error(err, address=conn.address, gpid=(cfg.app_id, pidx),
-                                   rpc=_rpc_name(encode))
-            except PegasusError as e:
-                attempt += 1
-                self._before_retry(e, cfg, deadline, attempt, idempotent, retried)
-                retried = e
-
-    def _before_retry(self, e: PegasusError, cfg: TableConfig, deadline: float, attempt: int,
-                      idempotent: bool, retried: PegasusError | None) -> None:
-        """Raise unless the call should be retried; refresh and back off first.
-
-        A call that runs out of time while retrying reports the error it was retrying
-        (ERR_BUSY, ERR_SESSION_RESET, ...), which says more than ERR_TIMEOUT.
-        """
-        if isinstance(e, RequestTimeout):
-            self.meta.refresh_in_background()  # a silent primary may have moved
-            raise retried or e
-        if not e.retriable or attempt >= MAX_ATTEMPTS or self._closed:
-            raise e
-        if isinstance(e, ConnectionLost) and e.sent and not idempotent:
-            raise e  # the write may have been applied: do not apply it twice
-        if e.refresh_meta:
-            try:
-                self.meta.refresh(deadline, stale_version=cfg.version)
-            except PegasusError as me:
-                log.warning("table %r: refresh after %s failed: %s", self.table_name, e.name, me)
-        # exponential back-off with jitter; routing errors retry at once after a refresh
-        if isinstance(e, Busy) or attempt > 1:
-            delay = min(0.002 * (1 << min(attempt, 6)), 0.1) * (0.5 + random.random())
-            if _monotonic() + delay >= deadline:
-                raise e
-            gevent.sleep(delay)
-        elif _monotonic() >= deadline:
-            raise e
 
     def _result(self, reply: bytes, off: int, rpc_name: str):
         spec = rpc.RPCS[rpc_name]
@@ -279,18 +175,21 @@ class Table:
 
     def ttl(self, hash_key, sort_key, timeout_ms: int | None = None) -> int | None:
         """Seconds left, -1 for no TTL, None when the record does not exist."""
+        return self._ttl(hash_key, sort_key, timeout_ms, "ttl")
+
+    def exist(self, hash_key, sort_key, timeout_ms: int | None = None) -> bool:
+        return self._ttl(hash_key, sort_key, timeout_ms, "exist") is not None
+
+    def _ttl(self, hash_key, sort_key, timeout_ms, op: str) -> int | None:
         hk, sk = to_bytes(hash_key, "hash_key"), to_bytes(sort_key, "sort_key")
         reply, off, _ = self._call(_ENC[rpc.RPC_TTL].blob, encode_key(hk, sk), self._key_hash(hk, sk),
-                                timeout_ms)
+                                   timeout_ms, op=op)
         r = self._result(reply, off, rpc.RPC_TTL)
         if r.error == K_OK:
             return r.ttl_seconds
         if r.error == K_NOT_FOUND:
             return None
-        raise StorageError(f"ttl failed with RocksDB status {r.error}", r.error, response=r)
-
-    def exist(self, hash_key, sort_key, timeout_ms: int | None = None) -> bool:
-        return self.ttl(hash_key, sort_key, timeout_ms) is not None
+        raise StorageError(f"{op} failed with RocksDB status {r.error}", r.error, response=r)
 
     def incr(self, hash_key, sort_key, increment: int = 1, ttl_seconds: int = 0,
              timeout_ms: int | None = None) -> int:
@@ -344,7 +243,7 @@ class Table:
         keys = [] if sort_keys is None else _sort_keys(sort_keys, "multi_get")
         req = m.MultiGetRequest(hk, keys, max_kv_count, max_kv_size, no_value, b"", b"",
                                 True, False, 0, b"", False)
-        return self._multi_get(req, timeout_ms)
+        return self._multi_get(req, timeout_ms, "multi_get")
 
     def multi_get_range(self, hash_key, start_sort_key=b"", stop_sort_key=b"", *,
                         start_inclusive: bool = True, stop_inclusive: bool = False,
@@ -359,18 +258,18 @@ class Table:
                                 to_bytes(stop_sort_key, "stop_sort_key"), bool(start_inclusive),
                                 bool(stop_inclusive), int(sort_key_filter_type),
                                 to_bytes(sort_key_filter_pattern, "sort_key_filter_pattern"), bool(reverse))
-        return self._multi_get(req, timeout_ms)
+        return self._multi_get(req, timeout_ms, "multi_get_range")
 
-    def _multi_get(self, req, timeout_ms) -> MultiGetResult:
+    def _multi_get(self, req, timeout_ms, op: str) -> MultiGetResult:
         reply, off, _ = self._call(_ENC[rpc.RPC_MULTI_GET].struct, req, self._key_hash(req.hash_key, b""),
-                                timeout_ms)
+                                   timeout_ms, op=op)
         fast = error_and_pairs(reply, off)
         if fast is not None and (fast[0] == K_OK or fast[0] == K_INCOMPLETE):
             return MultiGetResult(dict(fast[1]), fast[0] == K_OK)
         r = self._result(reply, off, rpc.RPC_MULTI_GET)
         if r.error == K_OK or r.error == K_INCOMPLETE:
             return MultiGetResult({kv.key: kv.value for kv in r.kvs}, r.error == K_OK)
-        raise StorageError(f"multi_get failed with RocksDB status {r.error}", r.error, response=r)
+        raise StorageError(f"{op} failed with RocksDB status {r.error}", r.error, response=r)
 
     def check_and_set(self, hash_key, check_sort_key, check_type: int, check_operand,
                       set_sort_key, set_value, ttl_seconds: int = 0, return_check_value: bool = False,
@@ -399,7 +298,7 @@ class Table:
 
         One BATCH_GET per partition, all partitions in flight at once.
         """
-        cfg = self._config
+        cfg = self._path.config
         if cfg is None:
             raise ClientClosed(f"table {self.table_name!r} is closed or was never opened")
         full = [(_hash_key(hk, "batch_get"), to_bytes(sk, "sort_key")) for hk, sk in keys]
@@ -435,16 +334,12 @@ class Table:
         return out
 
     # ------------------------------------------------------------------ scanners
-    def scanner(self, hash_key, start_sort_key=b"", stop_sort_key=b"", options=None):
+    def scanner(self, hash_key, start_sort_key=b"", stop_sort_key=b"", options=None) -> Scanner:
         """A scanner over one hash key's sort-key range (see ``scanner.ScanSpec``)."""
-        from .scanner import Scanner, ScanSpec
-
-        return Scanner.for_hash_key(self, _hash_key(hash_key, "get_scanner"),
+        return Scanner.for_hash_key(self._path, _hash_key(hash_key, "get_scanner"),
                                     to_bytes(start_sort_key, "start_sort_key"),
                                     to_bytes(stop_sort_key, "stop_sort_key"), options or ScanSpec())
 
-    def unordered_scanners(self, max_split_count: int, options=None):
+    def unordered_scanners(self, max_split_count: int, options=None) -> list[Scanner]:
         """Scanners that together cover the whole table, each over a set of partitions."""
-        from .scanner import Scanner, ScanSpec
-
-        return Scanner.for_table(self, max_split_count, options or ScanSpec())
+        return Scanner.for_table(self._path, max_split_count, options or ScanSpec())

@@ -1,4 +1,4 @@
-"""A tiny scripted Pegasus server for the client's own tests and benchmark (not a second onebox).
+"""Scripted Pegasus servers for the client's own tests and benchmark (not a second onebox).
 
 ``FrameServer(handler)`` listens on 127.0.0.1 (port 0) with gevent; for every request frame it
 calls ``handler(request, peer)`` where ``request`` is a decoded ``wire.Request`` and ``peer``
@@ -6,17 +6,24 @@ can ``reply(frame)``, ``reply_later(seconds, frame)`` or ``close()``. Not replyi
 drops a request. ``canned_handler`` answers every data RPC with a fixed reply and the meta query
 with a one-server table, which is what ``bench/client.py`` runs in a separate process
 (``python -m pegload.client.testing --canned``).
+
+``FakeNetwork`` runs the same handlers without sockets: ``Table(..., connection_factory=
+net.connection)`` gives the table in-memory connections, so retry, routing and counter tests are
+unit tests. ``MemorySocket`` feeds a real ``Connection``'s reader from memory.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import struct
 import sys
 
 import gevent
+from gevent.event import Event
 from gevent.server import StreamServer
 
 from . import wire
+from .errors import ClientClosed, ConnectionLost, RequestTimeout
 from .wire import messages as m
 from .wire import rpc
 
@@ -254,6 +261,177 @@ class _Collect:
 
     def reply(self, frame: bytes) -> None:
         self.out.append(frame)
+
+
+# ---------------------------------------------------------------------------------- no sockets
+class FakeNetwork:
+    """Servers by address, reached through ``FakeConnection``s instead of sockets.
+
+    ``serve(address, handler)`` installs a handler with the ``FrameServer`` contract
+    (``handler(request, peer)``; the peer can ``reply(frame)`` or ``close()``, and not replying
+    drops the request). A dropped request ends its call with ``RequestTimeout`` at once, as the
+    call's timer would at its deadline; a closed peer fails it with ``ConnectionLost`` and the
+    next call reconnects. An address without a handler refuses connections.
+    ``requests`` lists ``(address, request)`` in the order they were sent; ``refused`` lists the
+    addresses of refused connection attempts.
+    """
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, object] = {}
+        self.requests: list[tuple[str, object]] = []
+        self.refused: list[str] = []
+        self.connections: list[FakeConnection] = []
+
+    def serve(self, address: str, handler) -> None:
+        self.handlers[address] = handler
+
+    def stop(self, address: str) -> None:
+        """The server is gone: connects are refused (open connections see it on their next call)."""
+        self.handlers.pop(address, None)
+
+    def connection(self, address: str, on_reconnect=None) -> "FakeConnection":
+        """The ``connection_factory`` of ``Table``."""
+        conn = FakeConnection(self, address, on_reconnect)
+        self.connections.append(conn)
+        return conn
+
+    def sent(self, name: str | None = None, address: str | None = None) -> list:
+        """The requests sent (optionally only those of one RPC and/or to one address)."""
+        return [r for a, r in self.requests
+                if (name is None or r.name == name) and (address is None or a == address)]
+
+
+class _FakePeer:
+    def __init__(self, address: str) -> None:
+        self.address = address
+        self.replies: list[bytes] = []
+        self.closed = False
+
+    def reply(self, frame: bytes) -> None:
+        if not self.closed:
+            self.replies.append(frame)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeConnection:
+    """``Connection``'s public surface over a ``FakeNetwork``: the request is decoded and handed
+    to the address's handler, its reply returned. Each call yields to the hub once, so concurrent
+    callers interleave as they would on a socket."""
+
+    def __init__(self, net: FakeNetwork, address: str, on_reconnect=None) -> None:
+        self.net = net
+        self.address = address
+        self.pending: dict[int, bool] = {}
+        self.generation = 0
+        self.is_open = False
+        self.retired = False
+        self._closed = False
+        self._seqid = 0
+        self._on_reconnect = on_reconnect
+
+    def next_seqid(self) -> int:
+        self._seqid = self._seqid % 0x7FFFFFFF + 1
+        return self._seqid
+
+    def connect(self, deadline: float) -> None:
+        if self._closed:
+            raise ClientClosed(f"connection to {self.address} was closed", address=self.address)
+        if self.is_open:
+            return
+        if self.address not in self.net.handlers:
+            self.net.refused.append(self.address)
+            raise ConnectionLost(f"cannot connect to {self.address}: connection refused",
+                                 address=self.address, sent=False)
+        self.is_open = True
+        self.generation += 1
+        if self.generation > 1 and self._on_reconnect is not None:
+            self._on_reconnect()
+
+    def call(self, seqid: int, frame, deadline: float) -> bytes:
+        self.connect(deadline)
+        req = wire.decode_request(bytes(frame))
+        self.net.requests.append((self.address, req))
+        self.pending[seqid] = True
+        try:
+            gevent.sleep(0)
+            handler = self.net.handlers.get(self.address)
+            peer = _FakePeer(self.address)
+            if handler is None:
+                peer.close()
+            else:
+                handler(req, peer)
+        finally:
+            self.pending.pop(seqid, None)
+        if self._closed:
+            raise ClientClosed(f"connection to {self.address} was closed", address=self.address)
+        if peer.closed:
+            self.is_open = False
+            raise ConnectionLost(f"{self.address} closed the connection", address=self.address)
+        if not peer.replies:
+            raise RequestTimeout(f"no reply from {self.address} before the deadline", address=self.address)
+        return peer.replies[0]
+
+    def send_oneway(self, frame, deadline: float) -> None:
+        self.connect(deadline)
+        self.net.requests.append((self.address, wire.decode_request(bytes(frame))))
+
+    def retire(self) -> None:
+        self.retired = True
+        if not self.pending:
+            self.close()
+
+    def close(self) -> None:
+        self._closed = True
+        self.is_open = False
+
+
+class MemorySocket:
+    """A connected socket stand-in for ``Connection.attach``: ``recv`` hands out ``data`` in
+    chunks of the given sizes (cycled), then b"" (the peer closed); ``eof`` is set then, and
+    ``closed`` when the connection closes the socket.
+
+    ``fileno`` is the read end of a pipe with one byte in it, so the connection's read watcher
+    fires on every loop turn until the connection drops it: the real reader runs, fed from
+    memory, with no network socket involved. ``sent`` collects what the connection wrote.
+    """
+
+    def __init__(self, data: bytes, sizes=(1 << 20,)) -> None:
+        self.chunks = []
+        pos, i = 0, 0
+        while pos < len(data):
+            n = sizes[i % len(sizes)]
+            self.chunks.append(data[pos : pos + n])
+            pos += n
+            i += 1
+        self.eof = Event()
+        self.closed = Event()
+        self.sent: list[bytes] = []
+        self._r, self._w = os.pipe()
+        os.write(self._w, b"x")
+
+    def fileno(self) -> int:
+        return self._r
+
+    def recv(self, _n: int) -> bytes:
+        if self.chunks:
+            return self.chunks.pop(0)
+        self.eof.set()
+        return b""
+
+    def send(self, data) -> int:
+        self.sent.append(bytes(data))
+        return len(data)
+
+    def close(self) -> None:
+        self.closed.set()
+        for fd in (self._r, self._w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._r = self._w = -1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -228,11 +228,13 @@ def test_closing_a_scanner_mid_way_releases_the_server_context(client, hk, onebo
         gevent.sleep(0.02)
     assert onebox.counters()["requests"].get("RPC_RRDB_RRDB_CLEAR_SCANNER", 0) == before + 1
     assert client.table.pool.pending_count() == 0  # CLEAR_SCANNER is never awaited
-    # a scanner read to the end holds no context, so closing it sends nothing
+    # a scanner read to the end holds no context, so closing it sends nothing: a get on the same
+    # hash key (same partition, same connection, after the close) sees the count unchanged
     s = client.get_scanner(hk, "", "", ScanOptions(batch_size=100))
     assert len(list(s)) == 30
     s.close()
-    assert s._state == "finished"
+    assert client.get(hk, "x000")[0] == 0
+    assert onebox.counters()["requests"].get("RPC_RRDB_RRDB_CLEAR_SCANNER", 0) == before + 1
 
 
 def test_unordered_scanners_return_every_record_exactly_once(onebox_factory):

@@ -31,13 +31,24 @@ def client(ob):
     c.close()
 
 
+def wait_for(condition, timeout: float = 5.0) -> bool:
+    """Poll ``condition`` on the event loop until it holds (True) or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        gevent.sleep(0.01)
+    return True
+
+
+def dropped_replies(c) -> int:
+    return sum(conn.dropped_replies for conn in c.table.pool.connections())
+
+
 def assert_nothing_pending(c):
     """No call left in flight. A timeout also starts a background meta refresh, whose query
     may still be on its way back: allow it to land (polling, no fixed sleep)."""
-    deadline = time.monotonic() + 2
-    while c.table.pool.pending_count() and time.monotonic() < deadline:
-        gevent.sleep(0.01)
-    assert c.table.pool.pending_count() == 0
+    assert wait_for(lambda: c.table.pool.pending_count() == 0, 2), c.table.pool.pending_count()
 
 
 def test_primary_moves_mid_run_and_calls_keep_succeeding(ob, client):
@@ -97,16 +108,25 @@ def test_scan_across_a_primary_move_returns_every_record_once(ob, client):
     assert [k for (_, k), _ in first + rest] == [f"s{j:02d}".encode() for j in range(10)]
 
 
-def test_busy_replies_are_retried(ob, client):
+def busy_retries(c) -> int:
+    return sum(causes["busy"] for causes in c.counters.snapshot()["retries"].values())
+
+
+def test_busy_replies_are_retried_and_every_one_is_counted(ob, client):
     ob.set_faults(busy_fraction=0.3)
     results = [client.set(f"busy{i}", "s", "v") for i in range(60)]
     results += [client.get(f"busy{i}", "s") for i in range(60)]
     assert all(r[0] == OK for r in results), results
-    assert ob.counters()["errors"].get("ERR_BUSY", 0) > 0
+    sent = ob.counters()["faults"]["busy"]  # the server's own count of the ERR_BUSY it sent
+    assert sent > 0
+    assert busy_retries(client) == sent  # every call succeeded: each ERR_BUSY was retried once
+    assert set(client.counters.snapshot()["retries"]) <= {"set", "get"}
     ob.set_faults(busy_fraction=1.0)
     t0 = time.monotonic()
     assert client.get("busy0", "s", timeout=300) == (error_types.ERR_BUSY.value, None)
     assert time.monotonic() - t0 < 2  # no hang (the machine may be busy: generous bound)
+    # the call gave up: every ERR_BUSY but the last was retried
+    assert busy_retries(client) == ob.counters()["faults"]["busy"] - 1
     assert_nothing_pending(client)
 
 
@@ -122,8 +142,11 @@ def test_delays_end_in_timeouts_without_leaks(ob, client):
     assert_nothing_pending(client)
     assert client.get("slow", "s", timeout=2000) == (OK, b"v")  # within a longer deadline
     ob.clear_faults()
-    gevent.sleep(0.5)  # the late replies arrive and are dropped
+    # the 20 late replies arrive (the 2 s call above waited longer than their delay) and are
+    # dropped, not handed to a later caller
+    assert wait_for(lambda: dropped_replies(client) == 20), dropped_replies(client)
     assert client.get("slow", "s") == (OK, b"v")
+    assert dropped_replies(client) == 20
     assert_nothing_pending(client)
 
 
@@ -140,18 +163,31 @@ def test_dropped_replies_time_out_cleanly(ob, client):
     assert_nothing_pending(client)
 
 
-def test_closed_connections_fail_fast_and_reconnect(ob, client):
+def test_closed_connections_fail_fast_reconnect_and_are_counted(ob, client):
     ob.set_faults(close_fraction=0.3)
     results = [client.get(f"c{i}", "s", timeout=1500) for i in range(50)]
     # reads are retried on a new connection; nothing waits for the deadline
     assert all(r[0] in (OK, error_types.ERR_OBJECT_NOT_FOUND.value) for r in results), results
+    closed_reads = ob.counters()["faults"]["close"]  # the server's own count
+    assert closed_reads > 0
+    snap = client.counters.snapshot()
+    # each close failed the one get in flight, which was retried on a re-established connection
+    assert snap["retries"] == {"get": {"busy": 0, "timeout": 0, "reset": closed_reads, "route": 0}}
+    assert snap["reconnects"] == closed_reads
     incr = [client.incr("cnt", "n", 1, timeout=1500)[0] for _ in range(30)]
     assert set(incr) <= {OK, error_types.ERR_SESSION_RESET.value}  # never applied twice
     assert error_types.ERR_SESSION_RESET.value in incr
+    closed = ob.counters()["faults"]["close"]
+    assert incr.count(error_types.ERR_SESSION_RESET.value) == closed - closed_reads
     ob.clear_faults()
     assert client.get("cnt", "n") == (OK, str(incr.count(OK)).encode())
+    snap = client.counters.snapshot()
+    assert snap["retries"]["get"]["reset"] == closed_reads  # incr lost with its connection: not retried
+    assert "incr" not in snap["retries"]
+    assert snap["reconnects"] == closed  # every closed connection was opened again by the next call
     assert ob.close_connections() >= 1
     assert client.get("cnt", "n") == (OK, str(incr.count(OK)).encode())
+    assert client.counters.snapshot()["reconnects"] == closed + 1
     assert_nothing_pending(client)
 
 
@@ -168,7 +204,7 @@ def test_meta_leader_change_and_forwarding(ob):
     ob.set_meta_leader(2)
     c = Pegasus(ob.meta_addrs, "temp")  # asks meta 0 first: it forwards to meta 2
     assert c.init()
-    assert c.table.meta._leader == ob.meta_addrs[2]
+    assert c.table.meta.leader == ob.meta_addrs[2]
     assert c.set("m", "s", "v") == (OK, None)
     c.close()
 

@@ -23,6 +23,14 @@ def test_importing_the_codec_does_not_load_the_client_or_gevent():
     assert out.stdout.strip() == "False"
 
 
+def test_the_scanner_and_the_call_path_do_not_import_the_table():
+    # the request path lives in callpath.py; only table.py (and the facade) sit above it
+    code = ("import sys, pegload.client.scanner, pegload.client.callpath; "
+            "print(sorted(m for m in sys.modules if m in ('pegload.client.table', 'pegload.client.pegasus')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_importing_the_client_creates_no_files(tmp_path):
     code = "import pegload.client as c; c.Pegasus(['127.0.0.1:1'], 't'); c.configure_logging"
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True)
@@ -84,30 +92,51 @@ def test_keys_accept_bytes_and_utf8_text_only():
         t.set("h", "s", "v", ttl_seconds=-5)
 
 
+class FirstRequest(Exception):
+    pass
+
+
+class RecordingPath:
+    """Stands in for the table's CallPath: records the first request a scanner sends, then stops it."""
+
+    def __init__(self) -> None:
+        self.requests = []
+
+    def call(self, encode, req, *args, **kw):
+        self.requests.append(req)
+        raise FirstRequest
+
+
 def _scanner(start, stop, **spec):
-    return Scanner.for_hash_key(None, b"hk", start, stop, ScanSpec(**spec))
+    return Scanner.for_hash_key(RecordingPath(), b"hk", start, stop, ScanSpec(**spec))
+
+
+def _range(start, stop, **spec):
+    path = RecordingPath()
+    s = Scanner.for_hash_key(path, b"hk", start, stop, ScanSpec(**spec))
+    try:
+        item = s.get_next()
+    except FirstRequest:
+        r = path.requests[0]
+        return r.start_key, r.start_inclusive, r.stop_key, r.stop_inclusive
+    assert item is None and path.requests == [] and list(s) == []
+    return None  # nothing sent: an empty range
 
 
 def test_scanner_range_construction():
-    s = _scanner(b"a", b"")
-    assert (s._start_key, s._start_incl) == (encode_key(b"hk", b"a"), True)
-    assert (s._stop_key, s._stop_incl) == (hash_key_upper_bound(b"hk"), False)
-    assert s._todo == [None]
-    s = _scanner(b"a", b"c", stop_inclusive=True)
-    assert (s._stop_key, s._stop_incl) == (encode_key(b"hk", b"c"), True)
+    assert _range(b"a", b"") == (encode_key(b"hk", b"a"), True, hash_key_upper_bound(b"hk"), False)
+    assert _range(b"a", b"c", stop_inclusive=True)[2:] == (encode_key(b"hk", b"c"), True)
     # prefix filters narrow the range to [prefix, next(prefix))
-    s = _scanner(b"", b"", sort_key_filter_type=2, sort_key_filter_pattern=b"k1")
-    assert (s._start_key, s._stop_key, s._stop_incl) == (encode_key(b"hk", b"k1"),
-                                                         encode_key(b"hk", b"k2"), False)
+    r = _range(b"", b"", sort_key_filter_type=2, sort_key_filter_pattern=b"k1")
+    assert (r[0], r[2], r[3]) == (encode_key(b"hk", b"k1"), encode_key(b"hk", b"k2"), False)
 
 
 @pytest.mark.parametrize("start, stop, si, ei", [
     (b"b", b"a", True, True), (b"a", b"a", True, False), (b"a", b"a", False, True),
 ])
 def test_empty_scanner_ranges_send_nothing(start, stop, si, ei):
-    s = _scanner(start, stop, start_inclusive=si, stop_inclusive=ei)
-    assert s._todo == [] and s.get_next() is None and list(s) == []
-    assert _scanner(b"a", b"a", start_inclusive=True, stop_inclusive=True)._todo == [None]
+    assert _range(start, stop, start_inclusive=si, stop_inclusive=ei) is None
+    assert _range(b"a", b"a", start_inclusive=True, stop_inclusive=True) is not None
 
 
 def test_hash_key_filters_are_refused_on_single_hash_key_scanners():

@@ -23,6 +23,8 @@ HEADERS = [  # (app_id, partition_index, client_timeout, partition_hash)
     (7, 31, 2000, 0xFFFFFFFFFFFFFFFF),
     (300000, 5, 1, 0x8000000000000000),  # thread hash 300000*7919+5 overflows i32
     (-1, -1, 0, 0),
+    (271_182, 0, 5, 1),  # the first app id whose thread hash passes 2**31 - 1
+    (-300000, 2, 5, 1),  # wraps from below
 ]
 
 

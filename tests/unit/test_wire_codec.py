@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+import struct
 
 import pytest
 
@@ -46,13 +47,19 @@ def test_round_trip_every_message():
 
 
 def test_unknown_fields_are_skipped_and_missing_fields_default():
-    w = wire.Writer()
-    w.field(wire.TType.I32, 1); w.write_i32(0)
-    w.field(wire.TType.LIST, 50); w.list_header(wire.TType.STRING, 1); w.write_binary(b"zz")
-    w.field(wire.TType.STRUCT, 2); w.write_binary(b"val")
-    w.stop()
-    r = m.ReadResponse.from_bytes(bytes(w))
+    T = wire.TType
+    data = (struct.pack(">bhi", T.I32, 1, 0)                                   # error = 0
+            + struct.pack(">bhbi", T.LIST, 50, T.STRING, 1) + struct.pack(">i", 2) + b"zz"  # unknown
+            + struct.pack(">bhi", T.STRUCT, 2, 3) + b"val"                      # value blob
+            + b"\x00")
+    r = m.ReadResponse.from_bytes(data)
     assert r.value == b"val" and r.server == "" and r.app_id == 0
+
+
+def test_thread_hash_is_the_signed_32_bit_product_sum():
+    for app_id, pidx in [(1, 3), (0, 0), (271_000, 5), (2**31, 7), (-5, 1), (10**12, 2**20)]:
+        want = struct.unpack(">i", struct.pack(">I", (app_id * 7919 + pidx) & 0xFFFFFFFF))[0]
+        assert wire.thread_hash(app_id, pidx) == want, (app_id, pidx)
 
 
 def test_truncated_and_garbage_input_only_raise_wire_errors():

@@ -25,6 +25,14 @@ class RocksStatus(enum.IntEnum):
     kTryAgain = 13
 
 
+# The statuses the client tests on its hot paths, as plain ints (the same numbers, taken from the
+# enum: comparing with an int global skips the enum-class attribute lookup).
+K_OK = int(RocksStatus.kOk)
+K_NOT_FOUND = int(RocksStatus.kNotFound)
+K_INCOMPLETE = int(RocksStatus.kIncomplete)
+K_TRY_AGAIN = int(RocksStatus.kTryAgain)
+
+
 ERR_OK = "ERR_OK"
 ERR_UNKNOWN = "ERR_UNKNOWN"
 ERR_TIMEOUT = "ERR_TIMEOUT"

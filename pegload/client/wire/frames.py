@@ -37,7 +37,10 @@ class FrameError(WireError):
 
 
 def thread_hash(app_id: int, partition_index: int) -> int:
-    """``app_id * 7919 + partition_index`` in signed 32-bit arithmetic, as every client sends."""
+    """``app_id * 7919 + partition_index`` in signed 32-bit arithmetic, as every client sends.
+
+    The one definition; ``fastpath.py``'s encoders inline it (unsigned, same bytes) for speed.
+    """
     v = (app_id * 7919 + partition_index) & 0xFFFFFFFF
     return v - (1 << 32) if v >= 1 << 31 else v
 

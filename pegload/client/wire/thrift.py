@@ -37,43 +37,8 @@ class TType:
 
 
 class Writer(bytearray):
-    """An append-only output buffer with Thrift binary writers."""
-
-    def write_bool(self, v: bool) -> None:
-        self.append(1 if v else 0)
-
-    def write_i8(self, v: int) -> None:
-        self += _I8.pack(v)
-
-    def write_i16(self, v: int) -> None:
-        self += _I16.pack(v)
-
-    def write_i32(self, v: int) -> None:
-        self += _I32.pack(v)
-
-    def write_i64(self, v: int) -> None:
-        self += _I64.pack(v)
-
-    def write_binary(self, v: bytes) -> None:
-        self += _I32.pack(len(v))
-        self += v
-
-    def write_string(self, v: str) -> None:
-        self.write_binary(v.encode())
-
-    def field(self, ttype: int, fid: int) -> None:
-        self.append(ttype)
-        self += _I16.pack(fid)
-
-    def stop(self) -> None:
-        self.append(0)
-
-    def list_header(self, etype: int, n: int) -> None:
-        self.append(etype)
-        self += _I32.pack(n)
-
-    def getvalue(self) -> bytes:
-        return bytes(self)
+    """The output buffer the generated ``encode`` methods append to (``w += bytes``,
+    ``w.append(byte)``); a ``bytearray`` so a frame is built in place, header slot first."""
 
 
 _FIXED = {TType.BOOL: 1, TType.BYTE: 1, TType.I16: 2, TType.I32: 4, TType.I64: 8}
