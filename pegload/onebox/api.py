@@ -65,7 +65,7 @@ class Onebox:
                                       stderr=self._stderr, close_fds=True, start_new_session=True)
         try:
             self.info = self._read_ready()
-            self._control = ControlClient(self.info["control"])
+            self._control = ControlClient(self.info["control"], self.info["control_token_file"])
             self._wait_until_answering()
         except BaseException:
             self._kill()
@@ -183,6 +183,17 @@ class Onebox:
     @property
     def control_addr(self) -> str:
         return self.info.get("control", "")
+
+    @property
+    def control_token_file(self) -> str:
+        """The 0600 file holding the control channel's token (``ControlClient(addr, path)``)."""
+        return self.info.get("control_token_file", "")
+
+    def control_client(self) -> ControlClient:
+        """A new, independent control client for this onebox (e.g. for another thread)."""
+        if not self.info:
+            raise OneboxError("the onebox is not running (call start() first)")
+        return ControlClient(self.control_addr, self.control_token_file)
 
     @property
     def data_dir(self) -> str:

@@ -17,7 +17,7 @@ Run an embedded, Pegasus-wire-compatible cluster (meta + replica servers, RocksD
 foreground until Ctrl-C. Defaults are those of a real Pegasus onebox, so unmodified clients work:
 metas on 34601-34603, replicas on 34801-34803, table temp with 8 partitions.
 Fault options apply from the start; change them at run time through the printed control address
-(pegload.onebox.ControlClient)."""
+with the printed token file (pegload.onebox.ControlClient(addr, token_file))."""
 
 
 def _ports(what):
@@ -58,7 +58,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--meta-leader", type=int, default=0, metavar="I",
                    help="index of the leader meta; the others answer ERR_FORWARD_TO_OTHERS (default 0)")
     p.add_argument("--control-port", type=int, default=0, metavar="P",
-                   help="loopback port of the control channel (default: any free port)")
+                   help="loopback port of the control channel (default: any free port). Every request "
+                        "must carry the random token written at start to a file only you can read "
+                        "(DATA_DIR/control.token, printed); anything else is refused and the "
+                        "connection closed")
     p.add_argument("--delay-ms", type=float, default=0.0, metavar="MS",
                    help="added latency of every replica reply (default 0)")
     p.add_argument("--busy-fraction", type=float, default=0.0, metavar="F",
@@ -107,6 +110,7 @@ def _announce_human(info: dict) -> None:
     kind = "temporary, removed on exit" if info["temporary_data_dir"] else "kept"
     lines.append(f"  data dir:        {info['data_dir']} ({kind})")
     lines.append(f"  control:         {info['control']} (JSON lines; pegload.onebox.ControlClient)")
+    lines.append(f"  control token:   {info['control_token_file']} (owner-only; every request needs it)")
     print("\n".join(lines), flush=True)
 
 

@@ -11,6 +11,7 @@ from gevent.event import Event
 from .cluster import Cluster, ClusterError, Node, advertised_ip
 from .config import OneboxConfig
 from .control_server import ControlServer
+from .control_token import new_token, remove_token_file, write_token_file
 from .faults import Faults
 from .partition import Partition
 from .server import Service, listen
@@ -31,6 +32,8 @@ class OneboxRuntime:
         self.cluster: Cluster | None = None
         self.services: list[Service] = []
         self.control: ControlServer | None = None
+        self._control_token = new_token()
+        self.control_token_file: str | None = None
         self._stop_requested = Event()
         self._stopped = False
 
@@ -44,12 +47,13 @@ class OneboxRuntime:
             metas = [Service(self, "meta", i, listen(bind, p)) for i, p in enumerate(cfg.meta_ports)]
             replicas = [Service(self, "replica", i, listen(bind, p)) for i, p in enumerate(cfg.replica_ports)]
             self.services = metas + replicas
-            self.control = ControlServer(self, listen(CONTROL_HOST, cfg.control_port))
+            self.control = ControlServer(self, listen(CONTROL_HOST, cfg.control_port), self._control_token)
             self.cluster = Cluster([Node(ip, s.port) for s in metas], [Node(ip, s.port) for s in replicas],
                                    cfg.meta_leader)
             for s in self.services:
                 s.addr = (self.cluster.metas if s.kind == "meta" else self.cluster.replicas)[s.index].addr
             self.layout = StorageLayout(cfg.data_dir)
+            self.control_token_file = write_token_file(self.layout.data_dir, self._control_token)
             tables = self.layout.register_tables(cfg.tables)
             for name, t in sorted(tables.items(), key=lambda kv: kv[1]["app_id"]):
                 count = t["partition_count"]
@@ -76,6 +80,7 @@ class OneboxRuntime:
             "meta": [m.addr for m in c.metas],
             "replica": [r.addr for r in c.replicas],
             "control": f"{CONTROL_HOST}:{self.control.port}",
+            "control_token_file": self.control_token_file,
             "data_dir": self.layout.data_dir,
             "temporary_data_dir": self.layout.temporary,
             "tables": {t.name: {"app_id": t.app_id, "partition_count": t.partition_count}
@@ -103,6 +108,7 @@ class OneboxRuntime:
             for t in self.cluster.tables.values():
                 for p in t.partitions:
                     p.close()
+        remove_token_file(self.control_token_file)
         if self.layout is not None:
             self.layout.cleanup()
 
