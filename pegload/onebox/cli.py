@@ -127,6 +127,9 @@ def run_cli(args) -> int:
         return 2
     logging.basicConfig(level=getattr(logging, cfg.log_level), stream=sys.stderr,
                         format="%(asctime)s onebox[%(process)d] %(levelname)s %(message)s")
+    from .loop import choose_backend
+
+    choose_backend()  # before gevent's hub exists: precise reply-delay timers
     from .runtime import run  # gevent and rocksdict only when we really serve
     from .cluster import ClusterError
     from .storage import StorageError

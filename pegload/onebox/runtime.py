@@ -13,6 +13,7 @@ from .config import OneboxConfig
 from .control_server import ControlServer
 from .control_token import new_token, remove_token_file, write_token_file
 from .faults import Faults
+from .loop import backend_name
 from .partition import Partition
 from .server import Service, listen
 from .stats import Stats
@@ -83,6 +84,7 @@ class OneboxRuntime:
             "control_token_file": self.control_token_file,
             "data_dir": self.layout.data_dir,
             "temporary_data_dir": self.layout.temporary,
+            "loop_backend": backend_name(),
             "tables": {t.name: {"app_id": t.app_id, "partition_count": t.partition_count}
                        for t in c.tables.values()},
         }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import socket as _stdsocket
+from time import monotonic as _monotonic
 
 import gevent
 from gevent import socket
@@ -65,7 +66,20 @@ class Connection:
             except OSError:
                 self.close()
 
-    def send_later(self, data: bytes) -> None:
+    def send_at(self, deadline: float, data: bytes) -> None:
+        """Send ``data`` no earlier than ``deadline`` (``time.monotonic()`` seconds), from a
+        timer greenlet. libev arms timers from the loop's cached "now", which is stale by however
+        long the hub has been busy since its last poll: refresh it first or the reply leaves early."""
+        loop = gevent.get_hub().loop
+        loop.update_now()
+        gevent.spawn_later(max(deadline - _monotonic(), 0.0), self._send_due, deadline, data)
+
+    def _send_due(self, deadline: float, data: bytes) -> None:
+        left = deadline - _monotonic()
+        while left > 0:  # never early, whatever the timer did
+            gevent.get_hub().loop.update_now()
+            gevent.sleep(left)
+            left = deadline - _monotonic()
         self.send(data)
 
     def close(self) -> None:
@@ -142,7 +156,9 @@ class Service:
                 continue
             if self.kind == "replica":
                 self._wait_while_stalled()
+            taken_up = _monotonic()  # a delayed reply leaves its delay after this
             out = []
+            delayed = None
             for frame in frames:
                 try:
                     req = decode_request(frame)
@@ -162,10 +178,15 @@ class Service:
                     if out:
                         conn.send(b"".join(out))
                     return
-                else:  # (bytes, delay seconds)
-                    gevent.spawn_later(reply[1], conn.send_later, reply[0])
+                else:  # (bytes, delay seconds): one timer per distinct delay of the batch
+                    if delayed is None:
+                        delayed = {}
+                    delayed.setdefault(reply[1], []).append(reply[0])
             if out:
                 conn.send(out[0] if len(out) == 1 else b"".join(out))
+            if delayed:
+                for delay, replies in delayed.items():
+                    conn.send_at(taken_up + delay, b"".join(replies))
             if len(frames) >= YIELD_AFTER_FRAMES:
                 gevent.sleep(0)
 
