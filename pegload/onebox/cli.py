@@ -7,6 +7,9 @@ import json
 import logging
 import sys
 
+from .conn_limits import (
+    DEFAULT_FRAME_TIMEOUT_S, DEFAULT_IDLE_TIMEOUT_S, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_FRAME_BYTES,
+)
 from .config import (
     DEFAULT_HOST, DEFAULT_META_PORTS, DEFAULT_REPLICA_PORTS, DEFAULT_TABLES, ConfigError, OneboxConfig,
     parse_ports, parse_table,
@@ -70,6 +73,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="fraction 0..1 of data requests never answered (default 0)")
     p.add_argument("--close-fraction", type=float, default=0.0, metavar="F",
                    help="fraction 0..1 of data requests that make the server close the connection (default 0)")
+    p.add_argument("--max-frame-bytes", type=int, default=DEFAULT_MAX_FRAME_BYTES, metavar="N",
+                   help="largest request frame accepted; a bigger one closes its connection as soon as "
+                        "its header arrives (default %(default)s: 4x the real server's 1 MiB write limit)")
+    p.add_argument("--max-buffered-bytes", type=int, default=DEFAULT_MAX_BUFFERED_BYTES, metavar="N",
+                   help="bytes of incomplete frames all connections together may hold; the connection "
+                        "that would exceed it is closed (default %(default)s)")
+    p.add_argument("--frame-timeout", type=float, default=DEFAULT_FRAME_TIMEOUT_S, metavar="S",
+                   help="a frame whose first bytes arrived must be complete within S seconds, or its "
+                        "connection is closed (default %(default)s)")
+    p.add_argument("--idle-timeout", type=float, default=DEFAULT_IDLE_TIMEOUT_S, metavar="S",
+                   help="close connections that send nothing for S seconds (default 0 = never, as "
+                        "real servers keep idle client sessions)")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                    help="server log on stderr (default %(default)s)")
     # for the Python API (pegload.onebox.Onebox): machine-readable "ready" line, die with parent
@@ -94,6 +109,8 @@ def config_from_args(args) -> OneboxConfig:
         meta_leader=args.meta_leader, control_port=args.control_port, delay_ms=args.delay_ms,
         busy_fraction=args.busy_fraction, drop_fraction=args.drop_fraction,
         close_fraction=args.close_fraction, log_level=args.log_level,
+        max_frame_bytes=args.max_frame_bytes, max_buffered_bytes=args.max_buffered_bytes,
+        frame_timeout_s=args.frame_timeout, idle_timeout_s=args.idle_timeout,
     )
     cfg.validate()
     return cfg

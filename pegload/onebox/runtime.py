@@ -10,6 +10,7 @@ from gevent.event import Event
 
 from .cluster import Cluster, ClusterError, Node, advertised_ip
 from .config import OneboxConfig
+from .conn_limits import BufferBudget, ConnLimits
 from .control_server import ControlServer
 from .control_token import new_token, remove_token_file, write_token_file
 from .faults import Faults
@@ -29,6 +30,9 @@ class OneboxRuntime:
         self.config = config
         self.stats = Stats()
         self.faults = Faults()
+        self.conn_limits = ConnLimits(config.max_frame_bytes, config.max_buffered_bytes,
+                                      config.frame_timeout_s, config.idle_timeout_s)
+        self.buffer_budget = BufferBudget(config.max_buffered_bytes)
         self.layout: StorageLayout | None = None
         self.cluster: Cluster | None = None
         self.services: list[Service] = []

@@ -3,7 +3,8 @@
 Each connection reads the socket in large chunks, decodes every complete frame, answers them in
 order and writes the replies of one read batch with a single ``sendall``; replies that a fault
 delays are written later by a timer greenlet under the connection's write lock. A malformed or
-oversized frame closes only that connection (with a log line).
+oversized frame, a frame that stalls, or buffering over the process-wide cap closes only that
+connection (with a log line); big frames are decoded off the loop (:mod:`.conn_limits`).
 """
 from __future__ import annotations
 
@@ -16,20 +17,17 @@ from gevent import socket
 from gevent.lock import Semaphore
 from gevent.server import StreamServer
 
-from pegload.client.wire import (
-    RPC_CLEAR_SCANNER, RPC_QUERY_CFG, FrameError, RequestFramer, WireError, decode_request,
-    encode_response,
-)
+from pegload.client.wire import RPC_CLEAR_SCANNER, RPC_QUERY_CFG, FrameError, WireError, encode_response
 from pegload.client.wire.errors import ERR_BUSY, ERR_HANDLER_NOT_FOUND, ERR_OK, ERR_UNKNOWN
 from pegload.client.wire.frames import MSG_ONEWAY
 
 from . import faults as F
+from .conn_limits import OFFLOAD_DECODE_BYTES, FrameReader, LimitError, decode
 from .meta import query_config
 from .routing import admit
 
 log = logging.getLogger("pegload.onebox")
 
-READ_CHUNK = 256 * 1024
 # gevent's recv returns without yielding while data is waiting, so a connection that keeps its
 # socket full would starve the others (and the reply-delay timers): yield after big batches
 YIELD_AFTER_FRAMES = 32
@@ -138,19 +136,23 @@ class Service:
             conn.close()
 
     def _serve(self, conn: Connection) -> None:
-        sock = conn.sock
-        framer = RequestFramer()
+        reader = FrameReader(conn.sock, self.runtime.conn_limits, self.runtime.buffer_budget)
+        try:
+            self._serve_frames(conn, reader)
+        finally:
+            reader.release()
+
+    def _serve_frames(self, conn: Connection, reader: FrameReader) -> None:
         handle = self._handle_replica if self.kind == "replica" else self._handle_meta
         stats = self.runtime.stats
         while not conn.closed:
-            data = sock.recv(READ_CHUNK)
-            if not data:
-                return
             try:
-                frames = framer.feed(data)
-            except FrameError as e:
+                frames = reader.read()
+            except (FrameError, LimitError) as e:
                 stats.bad_frames += 1
                 log.warning("%s %s: closing connection from %s: %s", self.kind, self.addr, conn.peer, e)
+                return
+            if frames is None:
                 return
             if not frames:
                 continue
@@ -160,8 +162,11 @@ class Service:
             out = []
             delayed = None
             for frame in frames:
+                if out and len(frame) > OFFLOAD_DECODE_BYTES:
+                    conn.send(b"".join(out))  # this greenlet waits for the decode: answer first
+                    out = []
                 try:
-                    req = decode_request(frame)
+                    req = decode(frame)
                 except WireError as e:
                     stats.bad_frames += 1
                     log.warning("%s %s: closing connection from %s: malformed request: %s",
