@@ -22,7 +22,7 @@ from pegload.client.wire.errors import ERR_BUSY, ERR_HANDLER_NOT_FOUND, ERR_OK, 
 from pegload.client.wire.frames import MSG_ONEWAY
 
 from . import faults as F
-from .conn_limits import OFFLOAD_DECODE_BYTES, FrameReader, LimitError, decode
+from .conn_limits import OFFLOAD_DECODE_BYTES, FrameReader, LimitError
 from .meta import query_config
 from .routing import admit
 
@@ -162,11 +162,12 @@ class Service:
             out = []
             delayed = None
             for frame in frames:
-                if out and len(frame) > OFFLOAD_DECODE_BYTES:
+                big = len(frame) > OFFLOAD_DECODE_BYTES
+                if big and out:
                     conn.send(b"".join(out))  # this greenlet waits for the decode: answer first
                     out = []
                 try:
-                    req = decode(frame)
+                    req = reader.decode(frame)
                 except WireError as e:
                     stats.bad_frames += 1
                     log.warning("%s %s: closing connection from %s: malformed request: %s",
@@ -175,6 +176,13 @@ class Service:
                         conn.send(b"".join(out))
                     return
                 reply = handle(req, frame)
+                if big:
+                    if reply.__class__ is bytes:
+                        conn.send(reply)  # before the request is freed
+                        reply = None
+                    box = [req]
+                    req = None
+                    reader.discard(box)
                 if reply is None:
                     continue
                 if reply.__class__ is bytes:
