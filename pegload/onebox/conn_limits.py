@@ -60,16 +60,17 @@ class BufferBudget:
 
 
 class FrameReader:
-    """Reads one connection's socket and returns whole request frames within the bounds.
+    """Reads one connection's socket and splits whole request frames, within the bounds.
 
-    ``read()`` returns the frames completed by one ``recv`` (possibly none), ``None`` at end of
-    stream, and raises LimitError (bounds) or the codec's FrameError (malformed header).
-    Call ``release()`` when the connection ends.
+    ``recv()`` then ``feed(data)``; both raise LimitError for a broken bound, ``feed`` also the
+    codec's FrameError for a malformed header. Call ``release()`` when the connection ends.
     """
 
-    __slots__ = ("_sock", "_limits", "_budget", "_framer", "held", "_deadline", "_timeout", "_big")
+    __slots__ = ("_sock", "_limits", "_budget", "_framer", "held", "_deadline", "_timeout", "_big",
+                 "_clock")
 
-    def __init__(self, sock, limits: ConnLimits, budget: BufferBudget) -> None:
+    def __init__(self, sock, limits: ConnLimits, budget: BufferBudget, clock=monotonic) -> None:
+        self._clock = clock
         self._sock = sock
         self._limits = limits
         self._budget = budget
@@ -79,11 +80,13 @@ class FrameReader:
         self._timeout: float | None = -1.0  # unknown: set on first read
         self._big = 0  # big requests decoded and not yet discarded
 
-    def read(self) -> list[bytes] | None:
+    def recv(self) -> bytes | None:
+        """The next chunk from the socket (``None`` at end of stream), waiting no longer than the
+        frame timeout allows while a frame is incomplete, or the idle timeout otherwise."""
         lim = self._limits
         held = self.held
         if held:
-            timeout: float | None = self._deadline - monotonic()
+            timeout: float | None = self._deadline - self._clock()
             if timeout <= 0:
                 raise self._stalled()
         else:
@@ -97,16 +100,20 @@ class FrameReader:
             if held:
                 raise self._stalled() from None
             raise LimitError(f"idle for {lim.idle_timeout_s:g} s (idle timeout)") from None
-        if not data:
-            return None
+        return data or None
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """The frames ``data`` completes (possibly none), within the size and buffering caps."""
+        lim = self._limits
+        held = self.held
         frames = self._framer.feed(data)
         now_held = held + len(data)
         if frames:
             now_held -= sum(map(len, frames))
             if now_held:
-                self._deadline = monotonic() + lim.frame_timeout_s  # a new frame started
+                self._deadline = self._clock() + lim.frame_timeout_s  # a new frame started
         elif not held:
-            self._deadline = monotonic() + lim.frame_timeout_s
+            self._deadline = self._clock() + lim.frame_timeout_s
         budget = self._budget
         budget.held += now_held - held
         self.held = now_held

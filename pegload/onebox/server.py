@@ -64,6 +64,9 @@ class Connection:
             except OSError:
                 self.close()
 
+    def send_later(self, data: bytes) -> None:
+        self.send(data)
+
     def send_at(self, deadline: float, data: bytes) -> None:
         """Send ``data`` no earlier than ``deadline`` (``time.monotonic()`` seconds), from a
         timer greenlet. libev arms timers from the loop's cached "now", which is stale by however
@@ -78,7 +81,7 @@ class Connection:
             gevent.get_hub().loop.update_now()
             gevent.sleep(left)
             left = deadline - _monotonic()
-        self.send(data)
+        self.send_later(data)
 
     def close(self) -> None:
         if self.closed:
@@ -147,12 +150,13 @@ class Service:
         stats = self.runtime.stats
         while not conn.closed:
             try:
-                frames = reader.read()
+                data = reader.recv()
+                if data is None:
+                    return
+                frames = reader.feed(data)
             except (FrameError, LimitError) as e:
                 stats.bad_frames += 1
                 log.warning("%s %s: closing connection from %s: %s", self.kind, self.addr, conn.peer, e)
-                return
-            if frames is None:
                 return
             if not frames:
                 continue
@@ -199,7 +203,10 @@ class Service:
                 conn.send(out[0] if len(out) == 1 else b"".join(out))
             if delayed:
                 for delay, replies in delayed.items():
-                    conn.send_at(taken_up + delay, b"".join(replies))
+                    if all(r.__class__ is bytes for r in replies):
+                        replies = [b"".join(replies)]
+                    for r in replies:
+                        conn.send_at(taken_up + delay, r)
             if len(frames) >= YIELD_AFTER_FRAMES:
                 gevent.sleep(0)
 
