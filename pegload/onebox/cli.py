@@ -66,7 +66,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(DATA_DIR/control.token, printed); anything else is refused and the "
                         "connection closed")
     p.add_argument("--delay-ms", type=float, default=0.0, metavar="MS",
-                   help="added latency of every replica reply (default 0)")
+                   help="added latency of every replica reply, a floor: none leaves earlier (default 0)")
     p.add_argument("--busy-fraction", type=float, default=0.0, metavar="F",
                    help="fraction 0..1 of data requests answered ERR_BUSY (default 0)")
     p.add_argument("--drop-fraction", type=float, default=0.0, metavar="F",
