@@ -58,7 +58,6 @@ class OneboxRuntime:
             for s in self.services:
                 s.addr = (self.cluster.metas if s.kind == "meta" else self.cluster.replicas)[s.index].addr
             self.layout = StorageLayout(cfg.data_dir)
-            self.control_token_file = write_token_file(self.layout.data_dir, self._control_token)
             tables = self.layout.register_tables(cfg.tables)
             for name, t in sorted(tables.items(), key=lambda kv: kv[1]["app_id"]):
                 count = t["partition_count"]
@@ -68,6 +67,9 @@ class OneboxRuntime:
                 parts = [Partition(t["app_id"], i, PartitionStore(self.layout.partition_path(t["app_id"], i)))
                          for i in range(count)]
                 self.cluster.add_table(name, t["app_id"], parts)
+            # only once the stores are ours: a second onebox on the same data dir fails on the
+            # RocksDB lock above and must not replace (or, cleaning up, delete) our token file
+            self.control_token_file = write_token_file(self.layout.data_dir, self._control_token)
             self.faults.set(delay_ms=cfg.delay_ms, busy_fraction=cfg.busy_fraction,
                             drop_fraction=cfg.drop_fraction, close_fraction=cfg.close_fraction)
             for s in self.services:

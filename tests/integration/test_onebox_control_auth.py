@@ -112,3 +112,19 @@ def test_control_client_needs_the_right_token(fault_onebox, tmp_path):
         assert right.call("ping") == "pong"  # the connection stays open between requests
     finally:
         right.close()
+
+
+def test_a_second_onebox_on_the_same_data_dir_leaves_the_token_alone(onebox_factory, tmp_path):
+    from pegload.onebox import OneboxError
+
+    data_dir = str(tmp_path / "box")
+    first = onebox_factory(tables={"temp": 8}, data_dir=data_dir)
+    token = _token(first)
+    with pytest.raises(OneboxError):
+        onebox_factory(tables={"temp": 8}, data_dir=data_dir, start_timeout=30)  # RocksDB lock
+    assert _token(first) == token
+    other = first.control_client()
+    try:
+        assert other.call("ping") == "pong"
+    finally:
+        other.close()
