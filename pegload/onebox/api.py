@@ -23,6 +23,9 @@ import time
 from pegload.client.wire import parse_address
 
 from .config import DEFAULT_HOST, DEFAULT_TABLES, OneboxConfig
+from .conn_limits import (
+    DEFAULT_FRAME_TIMEOUT_S, DEFAULT_IDLE_TIMEOUT_S, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_FRAME_BYTES,
+)
 from .control_client import ControlClient, ControlError
 
 
@@ -36,13 +39,18 @@ class Onebox:
                  *, meta_leader: int = 0, control_port: int = 0, delay_ms: float = 0.0,
                  busy_fraction: float = 0.0, drop_fraction: float = 0.0, close_fraction: float = 0.0,
                  log_level: str = "WARNING", start_timeout: float = 60.0, stderr=None,
-                 python: str = sys.executable) -> None:
+                 python: str = sys.executable, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+                 max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES,
+                 frame_timeout_s: float = DEFAULT_FRAME_TIMEOUT_S,
+                 idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S) -> None:
         self.config = OneboxConfig(
             host=host, meta_ports=tuple(meta_ports), replica_ports=tuple(replica_ports),
             tables=dict(tables) if tables else dict(DEFAULT_TABLES), data_dir=data_dir,
             send_host_port=send_host_port, meta_leader=meta_leader, control_port=control_port,
             delay_ms=delay_ms, busy_fraction=busy_fraction, drop_fraction=drop_fraction,
-            close_fraction=close_fraction, log_level=log_level,
+            close_fraction=close_fraction, log_level=log_level, max_frame_bytes=max_frame_bytes,
+            max_buffered_bytes=max_buffered_bytes, frame_timeout_s=frame_timeout_s,
+            idle_timeout_s=idle_timeout_s,
         )
         self.config.validate()  # fail here, in the caller, not in the child
         self.start_timeout = start_timeout
@@ -65,7 +73,7 @@ class Onebox:
                                       stderr=self._stderr, close_fds=True, start_new_session=True)
         try:
             self.info = self._read_ready()
-            self._control = ControlClient(self.info["control"])
+            self._control = ControlClient(self.info["control"], self.info["control_token_file"])
             self._wait_until_answering()
         except BaseException:
             self._kill()
@@ -183,6 +191,17 @@ class Onebox:
     @property
     def control_addr(self) -> str:
         return self.info.get("control", "")
+
+    @property
+    def control_token_file(self) -> str:
+        """The 0600 file holding the control channel's token (``ControlClient(addr, path)``)."""
+        return self.info.get("control_token_file", "")
+
+    def control_client(self) -> ControlClient:
+        """A new, independent control client for this onebox (e.g. for another thread)."""
+        if not self.info:
+            raise OneboxError("the onebox is not running (call start() first)")
+        return ControlClient(self.control_addr, self.control_token_file)
 
     @property
     def data_dir(self) -> str:

@@ -7,6 +7,9 @@ import json
 import logging
 import sys
 
+from .conn_limits import (
+    DEFAULT_FRAME_TIMEOUT_S, DEFAULT_IDLE_TIMEOUT_S, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_FRAME_BYTES,
+)
 from .config import (
     DEFAULT_HOST, DEFAULT_META_PORTS, DEFAULT_REPLICA_PORTS, DEFAULT_TABLES, ConfigError, OneboxConfig,
     parse_ports, parse_table,
@@ -17,7 +20,7 @@ Run an embedded, Pegasus-wire-compatible cluster (meta + replica servers, RocksD
 foreground until Ctrl-C. Defaults are those of a real Pegasus onebox, so unmodified clients work:
 metas on 34601-34603, replicas on 34801-34803, table temp with 8 partitions.
 Fault options apply from the start; change them at run time through the printed control address
-(pegload.onebox.ControlClient)."""
+with the printed token file (pegload.onebox.ControlClient(addr, token_file))."""
 
 
 def _ports(what):
@@ -58,15 +61,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--meta-leader", type=int, default=0, metavar="I",
                    help="index of the leader meta; the others answer ERR_FORWARD_TO_OTHERS (default 0)")
     p.add_argument("--control-port", type=int, default=0, metavar="P",
-                   help="loopback port of the control channel (default: any free port)")
+                   help="loopback port of the control channel (default: any free port). Every request "
+                        "must carry the random token written at start to a file only you can read "
+                        "(DATA_DIR/control.token, printed); anything else is refused and the "
+                        "connection closed")
     p.add_argument("--delay-ms", type=float, default=0.0, metavar="MS",
-                   help="added latency of every replica reply (default 0)")
+                   help="added latency of every replica reply, a floor: none leaves earlier (default 0)")
     p.add_argument("--busy-fraction", type=float, default=0.0, metavar="F",
                    help="fraction 0..1 of data requests answered ERR_BUSY (default 0)")
     p.add_argument("--drop-fraction", type=float, default=0.0, metavar="F",
                    help="fraction 0..1 of data requests never answered (default 0)")
     p.add_argument("--close-fraction", type=float, default=0.0, metavar="F",
                    help="fraction 0..1 of data requests that make the server close the connection (default 0)")
+    p.add_argument("--max-frame-bytes", type=int, default=DEFAULT_MAX_FRAME_BYTES, metavar="N",
+                   help="largest request frame accepted; a bigger one closes its connection as soon as "
+                        "its header arrives (default %(default)s: 4x the real server's 1 MiB write limit)")
+    p.add_argument("--max-buffered-bytes", type=int, default=DEFAULT_MAX_BUFFERED_BYTES, metavar="N",
+                   help="bytes of incomplete frames all connections together may hold; the connection "
+                        "that would exceed it is closed (default %(default)s)")
+    p.add_argument("--frame-timeout", type=float, default=DEFAULT_FRAME_TIMEOUT_S, metavar="S",
+                   help="a frame whose first bytes arrived must be complete within S seconds, or its "
+                        "connection is closed (default %(default)s)")
+    p.add_argument("--idle-timeout", type=float, default=DEFAULT_IDLE_TIMEOUT_S, metavar="S",
+                   help="close connections that send nothing for S seconds (default 0 = never, as "
+                        "real servers keep idle client sessions)")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                    help="server log on stderr (default %(default)s)")
     # for the Python API (pegload.onebox.Onebox): machine-readable "ready" line, die with parent
@@ -91,6 +109,8 @@ def config_from_args(args) -> OneboxConfig:
         meta_leader=args.meta_leader, control_port=args.control_port, delay_ms=args.delay_ms,
         busy_fraction=args.busy_fraction, drop_fraction=args.drop_fraction,
         close_fraction=args.close_fraction, log_level=args.log_level,
+        max_frame_bytes=args.max_frame_bytes, max_buffered_bytes=args.max_buffered_bytes,
+        frame_timeout_s=args.frame_timeout, idle_timeout_s=args.idle_timeout,
     )
     cfg.validate()
     return cfg
@@ -107,6 +127,7 @@ def _announce_human(info: dict) -> None:
     kind = "temporary, removed on exit" if info["temporary_data_dir"] else "kept"
     lines.append(f"  data dir:        {info['data_dir']} ({kind})")
     lines.append(f"  control:         {info['control']} (JSON lines; pegload.onebox.ControlClient)")
+    lines.append(f"  control token:   {info['control_token_file']} (owner-only; every request needs it)")
     print("\n".join(lines), flush=True)
 
 
@@ -123,6 +144,9 @@ def run_cli(args) -> int:
         return 2
     logging.basicConfig(level=getattr(logging, cfg.log_level), stream=sys.stderr,
                         format="%(asctime)s onebox[%(process)d] %(levelname)s %(message)s")
+    from .loop import choose_backend
+
+    choose_backend()  # before gevent's hub exists: precise reply-delay timers
     from .runtime import run  # gevent and rocksdict only when we really serve
     from .cluster import ClusterError
     from .storage import StorageError

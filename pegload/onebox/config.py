@@ -5,11 +5,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .conn_limits import (
+    DEFAULT_FRAME_TIMEOUT_S, DEFAULT_IDLE_TIMEOUT_S, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_FRAME_BYTES,
+)
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_META_PORTS = (34601, 34602, 34603)
 DEFAULT_REPLICA_PORTS = (34801, 34802, 34803)
 DEFAULT_TABLES = {"temp": 8}
 MAX_PARTITIONS = 1024
+MIN_FRAME_CAP = 64 * 1024  # below this ordinary requests (a 64 KiB hash key) would be refused
+MAX_FRAME_CAP = 1 << 30
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
@@ -54,6 +60,11 @@ class OneboxConfig:
     drop_fraction: float = 0.0
     close_fraction: float = 0.0
     log_level: str = "INFO"
+    # per-connection bounds of the meta/replica listeners (conn_limits.py says why these values)
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
+    max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES
+    frame_timeout_s: float = DEFAULT_FRAME_TIMEOUT_S
+    idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S
 
     def validate(self) -> None:
         self.meta_ports = tuple(self.meta_ports)
@@ -87,6 +98,16 @@ class OneboxConfig:
                 raise ConfigError(f"{name} {v} must be a fraction within 0..1")
         if sum(fractions) > 1.0 + 1e-9:
             raise ConfigError("busy_fraction + drop_fraction + close_fraction must not exceed 1")
+        if not isinstance(self.max_frame_bytes, int) or not MIN_FRAME_CAP <= self.max_frame_bytes <= MAX_FRAME_CAP:
+            raise ConfigError(f"max_frame_bytes {self.max_frame_bytes!r} must be an integer within "
+                              f"{MIN_FRAME_CAP}..{MAX_FRAME_CAP}")
+        if not isinstance(self.max_buffered_bytes, int) or self.max_buffered_bytes < self.max_frame_bytes:
+            raise ConfigError(f"max_buffered_bytes {self.max_buffered_bytes!r} must be an integer of at "
+                              f"least max_frame_bytes ({self.max_frame_bytes})")
+        if not 0 < self.frame_timeout_s <= 3600:
+            raise ConfigError(f"frame_timeout_s {self.frame_timeout_s} must be within (0, 3600]")
+        if not 0 <= self.idle_timeout_s <= 86400:
+            raise ConfigError(f"idle_timeout_s {self.idle_timeout_s} must be within 0..86400 (0 = never)")
 
     def to_argv(self) -> list[str]:
         """The ``pegload onebox`` options that reproduce this configuration."""
@@ -106,4 +127,8 @@ class OneboxConfig:
                        ("--drop-fraction", self.drop_fraction), ("--close-fraction", self.close_fraction)):
             if v:
                 argv += [opt, repr(float(v))]
+        argv += ["--max-frame-bytes", str(self.max_frame_bytes),
+                 "--max-buffered-bytes", str(self.max_buffered_bytes),
+                 "--frame-timeout", repr(float(self.frame_timeout_s)),
+                 "--idle-timeout", repr(float(self.idle_timeout_s))]
         return argv

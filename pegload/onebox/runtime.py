@@ -10,8 +10,11 @@ from gevent.event import Event
 
 from .cluster import Cluster, ClusterError, Node, advertised_ip
 from .config import OneboxConfig
+from .conn_limits import BufferBudget, ConnLimits
 from .control_server import ControlServer
+from .control_token import new_token, remove_token_file, write_token_file
 from .faults import Faults
+from .loop import backend_name
 from .partition import Partition
 from .server import Service, listen
 from .stats import Stats
@@ -27,10 +30,15 @@ class OneboxRuntime:
         self.config = config
         self.stats = Stats()
         self.faults = Faults()
+        self.conn_limits = ConnLimits(config.max_frame_bytes, config.max_buffered_bytes,
+                                      config.frame_timeout_s, config.idle_timeout_s)
+        self.buffer_budget = BufferBudget(config.max_buffered_bytes)
         self.layout: StorageLayout | None = None
         self.cluster: Cluster | None = None
         self.services: list[Service] = []
         self.control: ControlServer | None = None
+        self._control_token = new_token()
+        self.control_token_file: str | None = None
         self._stop_requested = Event()
         self._stopped = False
 
@@ -44,7 +52,7 @@ class OneboxRuntime:
             metas = [Service(self, "meta", i, listen(bind, p)) for i, p in enumerate(cfg.meta_ports)]
             replicas = [Service(self, "replica", i, listen(bind, p)) for i, p in enumerate(cfg.replica_ports)]
             self.services = metas + replicas
-            self.control = ControlServer(self, listen(CONTROL_HOST, cfg.control_port))
+            self.control = ControlServer(self, listen(CONTROL_HOST, cfg.control_port), self._control_token)
             self.cluster = Cluster([Node(ip, s.port) for s in metas], [Node(ip, s.port) for s in replicas],
                                    cfg.meta_leader)
             for s in self.services:
@@ -59,6 +67,9 @@ class OneboxRuntime:
                 parts = [Partition(t["app_id"], i, PartitionStore(self.layout.partition_path(t["app_id"], i)))
                          for i in range(count)]
                 self.cluster.add_table(name, t["app_id"], parts)
+            # only once the stores are ours: a second onebox on the same data dir fails on the
+            # RocksDB lock above and must not replace (or, cleaning up, delete) our token file
+            self.control_token_file = write_token_file(self.layout.data_dir, self._control_token)
             self.faults.set(delay_ms=cfg.delay_ms, busy_fraction=cfg.busy_fraction,
                             drop_fraction=cfg.drop_fraction, close_fraction=cfg.close_fraction)
             for s in self.services:
@@ -76,8 +87,10 @@ class OneboxRuntime:
             "meta": [m.addr for m in c.metas],
             "replica": [r.addr for r in c.replicas],
             "control": f"{CONTROL_HOST}:{self.control.port}",
+            "control_token_file": self.control_token_file,
             "data_dir": self.layout.data_dir,
             "temporary_data_dir": self.layout.temporary,
+            "loop_backend": backend_name(),
             "tables": {t.name: {"app_id": t.app_id, "partition_count": t.partition_count}
                        for t in c.tables.values()},
         }
@@ -103,6 +116,7 @@ class OneboxRuntime:
             for t in self.cluster.tables.values():
                 for p in t.partitions:
                     p.close()
+        remove_token_file(self.control_token_file)
         if self.layout is not None:
             self.layout.cleanup()
 

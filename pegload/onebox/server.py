@@ -3,32 +3,31 @@
 Each connection reads the socket in large chunks, decodes every complete frame, answers them in
 order and writes the replies of one read batch with a single ``sendall``; replies that a fault
 delays are written later by a timer greenlet under the connection's write lock. A malformed or
-oversized frame closes only that connection (with a log line).
+oversized frame, a frame that stalls, or buffering over the process-wide cap closes only that
+connection (with a log line); big frames are decoded off the loop (:mod:`.conn_limits`).
 """
 from __future__ import annotations
 
 import logging
 import socket as _stdsocket
+from time import monotonic as _monotonic
 
 import gevent
 from gevent import socket
 from gevent.lock import Semaphore
 from gevent.server import StreamServer
 
-from pegload.client.wire import (
-    RPC_CLEAR_SCANNER, RPC_QUERY_CFG, FrameError, RequestFramer, WireError, decode_request,
-    encode_response,
-)
+from pegload.client.wire import RPC_CLEAR_SCANNER, RPC_QUERY_CFG, FrameError, WireError, encode_response
 from pegload.client.wire.errors import ERR_BUSY, ERR_HANDLER_NOT_FOUND, ERR_OK, ERR_UNKNOWN
 from pegload.client.wire.frames import MSG_ONEWAY
 
 from . import faults as F
+from .conn_limits import OFFLOAD_DECODE_BYTES, FrameReader, LimitError
 from .meta import query_config
 from .routing import admit
 
 log = logging.getLogger("pegload.onebox")
 
-READ_CHUNK = 256 * 1024
 # gevent's recv returns without yielding while data is waiting, so a connection that keeps its
 # socket full would starve the others (and the reply-delay timers): yield after big batches
 YIELD_AFTER_FRAMES = 32
@@ -67,6 +66,22 @@ class Connection:
 
     def send_later(self, data: bytes) -> None:
         self.send(data)
+
+    def send_at(self, deadline: float, data: bytes) -> None:
+        """Send ``data`` no earlier than ``deadline`` (``time.monotonic()`` seconds), from a
+        timer greenlet. libev arms timers from the loop's cached "now", which is stale by however
+        long the hub has been busy since its last poll: refresh it first or the reply leaves early."""
+        loop = gevent.get_hub().loop
+        loop.update_now()
+        gevent.spawn_later(max(deadline - _monotonic(), 0.0), self._send_due, deadline, data)
+
+    def _send_due(self, deadline: float, data: bytes) -> None:
+        left = deadline - _monotonic()
+        while left > 0:  # never early, whatever the timer did
+            gevent.get_hub().loop.update_now()
+            gevent.sleep(left)
+            left = deadline - _monotonic()
+        self.send_later(data)
 
     def close(self) -> None:
         if self.closed:
@@ -124,17 +139,22 @@ class Service:
             conn.close()
 
     def _serve(self, conn: Connection) -> None:
-        sock = conn.sock
-        framer = RequestFramer()
+        reader = FrameReader(conn.sock, self.runtime.conn_limits, self.runtime.buffer_budget)
+        try:
+            self._serve_frames(conn, reader)
+        finally:
+            reader.release()
+
+    def _serve_frames(self, conn: Connection, reader: FrameReader) -> None:
         handle = self._handle_replica if self.kind == "replica" else self._handle_meta
         stats = self.runtime.stats
         while not conn.closed:
-            data = sock.recv(READ_CHUNK)
-            if not data:
-                return
             try:
-                frames = framer.feed(data)
-            except FrameError as e:
+                data = reader.recv()
+                if data is None:
+                    return
+                frames = reader.feed(data)
+            except (FrameError, LimitError) as e:
                 stats.bad_frames += 1
                 log.warning("%s %s: closing connection from %s: %s", self.kind, self.addr, conn.peer, e)
                 return
@@ -142,10 +162,16 @@ class Service:
                 continue
             if self.kind == "replica":
                 self._wait_while_stalled()
+            taken_up = _monotonic()  # a delayed reply leaves its delay after this
             out = []
+            delayed = None
             for frame in frames:
+                big = len(frame) > OFFLOAD_DECODE_BYTES
+                if big and out:
+                    conn.send(b"".join(out))  # this greenlet waits for the decode: answer first
+                    out = []
                 try:
-                    req = decode_request(frame)
+                    req = reader.decode(frame)
                 except WireError as e:
                     stats.bad_frames += 1
                     log.warning("%s %s: closing connection from %s: malformed request: %s",
@@ -154,6 +180,13 @@ class Service:
                         conn.send(b"".join(out))
                     return
                 reply = handle(req, frame)
+                if big:
+                    if reply.__class__ is bytes:
+                        conn.send(reply)  # before the request is freed
+                        reply = None
+                    box = [req]
+                    req = None
+                    reader.discard(box)
                 if reply is None:
                     continue
                 if reply.__class__ is bytes:
@@ -162,10 +195,18 @@ class Service:
                     if out:
                         conn.send(b"".join(out))
                     return
-                else:  # (bytes, delay seconds)
-                    gevent.spawn_later(reply[1], conn.send_later, reply[0])
+                else:  # (bytes, delay seconds): one timer per distinct delay of the batch
+                    if delayed is None:
+                        delayed = {}
+                    delayed.setdefault(reply[1], []).append(reply[0])
             if out:
                 conn.send(out[0] if len(out) == 1 else b"".join(out))
+            if delayed:
+                for delay, replies in delayed.items():
+                    if all(r.__class__ is bytes for r in replies):
+                        replies = [b"".join(replies)]
+                    for r in replies:
+                        conn.send_at(taken_up + delay, r)
             if len(frames) >= YIELD_AFTER_FRAMES:
                 gevent.sleep(0)
 

@@ -2,7 +2,7 @@
 referee. Not a test module: test_onebox_pypegasus.py runs it in a subprocess (Twisted's reactor
 must own its process) and asserts on the JSON it prints.
 
-usage: python pypegasus_driver.py META_ADDRS(comma-separated) CONTROL_ADDR
+usage: python pypegasus_driver.py META_ADDRS(comma-separated) CONTROL_ADDR CONTROL_TOKEN_FILE
 """
 import json
 import sys
@@ -36,9 +36,9 @@ def partition_of(hash_key, count=8):
 
 
 @inlineCallbacks
-def scenario(metas, control):
+def scenario(metas, control, token_file):
     R = {}
-    ctl = ControlClient(control)
+    ctl = ControlClient(control, token_file)
     c = Pegasus(metas, "temp", timeout=2000)
     R["init"] = bool((yield c.init()))
 
@@ -157,7 +157,7 @@ def scenario(metas, control):
 
 def main():
     metas = sys.argv[1].split(",")
-    control = sys.argv[2]
+    control, token_file = sys.argv[2], sys.argv[3]
     out = {}
 
     def done(result):
@@ -168,7 +168,7 @@ def main():
         out["error"] = f.getTraceback()
         reactor.stop()
 
-    reactor.callWhenRunning(lambda: scenario(metas, control).addCallbacks(done, failed))
+    reactor.callWhenRunning(lambda: scenario(metas, control, token_file).addCallbacks(done, failed))
     reactor.run()
     print(json.dumps(out))
     return 0 if "result" in out else 1

@@ -110,7 +110,7 @@ def test_cli_runs_in_the_foreground_until_ctrl_c():
     try:
         out = b""
         deadline = time.monotonic() + 30
-        while b"  control:" not in out:  # raw reads: select() and a buffered reader do not mix
+        while b"  control token:" not in out:  # raw reads: select() and a buffered reader do not mix
             assert time.monotonic() < deadline, out
             ready, _, _ = select.select([proc.stdout], [], [], 1)
             if ready:
@@ -121,6 +121,8 @@ def test_cli_runs_in_the_foreground_until_ctrl_c():
         text = out.decode()
         assert "pegload onebox is serving (Ctrl-C to stop)" in text
         assert "table t32: app_id 2, 32 partitions" in text and "meta servers:    127.0.0.1:" in text
+        token_file = next(l for l in lines if "control token:" in l).split()[2]
+        assert os.stat(token_file).st_mode & 0o777 == 0o600
         replica = next(l for l in lines if "replica servers" in l).split()[-1]
         host, port = replica.split(":")
         socket.create_connection((host, int(port)), timeout=5).close()

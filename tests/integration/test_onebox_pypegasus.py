@@ -20,7 +20,8 @@ def results():
     with Onebox(tables={"temp": 8}) as ob:
         # run from a temporary cwd: pypegasus3 logs to ./pegasus.log
         with tempfile.TemporaryDirectory() as cwd:
-            proc = subprocess.run([sys.executable, str(DRIVER), ",".join(ob.meta_addrs), ob.control_addr],
+            proc = subprocess.run([sys.executable, str(DRIVER), ",".join(ob.meta_addrs), ob.control_addr,
+                                   ob.control_token_file],
                                   capture_output=True, text=True, timeout=90, cwd=cwd)
         counters = ob.counters()
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

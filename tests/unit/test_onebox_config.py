@@ -49,6 +49,10 @@ def test_cli_parse_errors(argv, msg, capsys):
     ({"meta_leader": 3}, "meta_leader 3"),
     ({"busy_fraction": 2.0}, "busy_fraction"),
     ({"busy_fraction": 0.5, "close_fraction": 0.6}, "must not exceed 1"),
+    ({"max_frame_bytes": 1000}, "max_frame_bytes 1000"),
+    ({"max_frame_bytes": 2 << 20, "max_buffered_bytes": 1 << 20}, "at least max_frame_bytes"),
+    ({"frame_timeout_s": 0}, "frame_timeout_s 0"),
+    ({"idle_timeout_s": -1}, "idle_timeout_s -1"),
 ])
 def test_validation_names_the_setting(kw, msg):
     with pytest.raises(ConfigError, match=msg):
@@ -63,8 +67,16 @@ def test_duplicate_table_in_cli():
 def test_to_argv_round_trips():
     cfg = OneboxConfig(host="127.0.0.1", meta_ports=(0, 0), replica_ports=(0, 0, 0),
                        tables={"temp": 8, "t32": 32}, data_dir="/tmp/d", send_host_port=True,
-                       meta_leader=1, delay_ms=2.5, drop_fraction=0.25, log_level="WARNING")
+                       meta_leader=1, delay_ms=2.5, drop_fraction=0.25, log_level="WARNING",
+                       max_frame_bytes=1 << 20, max_buffered_bytes=8 << 20, frame_timeout_s=2.5,
+                       idle_timeout_s=60.0)
     assert parse(cfg.to_argv()) == cfg
+
+
+def test_connection_bound_defaults():
+    cfg = parse([])
+    assert cfg.max_frame_bytes == 4 << 20 and cfg.max_buffered_bytes == 64 << 20
+    assert cfg.frame_timeout_s == 30.0 and cfg.idle_timeout_s == 0.0
 
 
 def test_register_adds_the_onebox_subcommand():
