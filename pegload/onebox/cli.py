@@ -9,7 +9,7 @@ import sys
 
 from .config import (
     DEFAULT_HOST, DEFAULT_META_PORTS, DEFAULT_REPLICA_PORTS, DEFAULT_TABLES, ConfigError, OneboxConfig,
-    parse_ports, parse_table,
+    parse_app_env, parse_ports, parse_table,
 )
 
 DESCRIPTION = """\
@@ -32,6 +32,13 @@ def _ports(what):
 def _table(text):
     try:
         return parse_table(text)
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _app_env(text):
+    try:
+        return parse_app_env(text)
     except ConfigError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 
@@ -67,6 +74,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="fraction 0..1 of data requests never answered (default 0)")
     p.add_argument("--close-fraction", type=float, default=0.0, metavar="F",
                    help="fraction 0..1 of data requests that make the server close the connection (default 0)")
+    p.add_argument("--app-env", type=_app_env, action="append", default=[], metavar="TABLE:KEY=VALUE",
+                   help="a table env from the start (repeatable), e.g. temp:replica.read_throttling=3000*delay*20;"
+                        " supported: replica.{read,write}_throttling[_by_size], replica.backup_request_throttling")
+    p.add_argument("--failure-detection-s", type=float, default=10.0, metavar="S",
+                   help="seconds until the meta declares a killed replica server dead and moves its "
+                        "primaries (default %(default)s, a real meta's fd_grace_seconds)")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                    help="server log on stderr (default %(default)s)")
     # for the Python API (pegload.onebox.Onebox): machine-readable "ready" line, die with parent
@@ -91,6 +104,7 @@ def config_from_args(args) -> OneboxConfig:
         meta_leader=args.meta_leader, control_port=args.control_port, delay_ms=args.delay_ms,
         busy_fraction=args.busy_fraction, drop_fraction=args.drop_fraction,
         close_fraction=args.close_fraction, log_level=args.log_level,
+        app_envs=tuple(args.app_env), failure_detection_s=args.failure_detection_s,
     )
     cfg.validate()
     return cfg
