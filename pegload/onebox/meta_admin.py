@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 
 from pegload.client.wire import WireError, encode_response
-from pegload.client.wire.frames import MSG_ONEWAY, decode_request_header
+from pegload.client.wire.frames import MSG_ONEWAY, decode_request_header, decode_response_head
 from pegload.client.wire.thrift import TType, _read_str, compile_struct
 from pegload.client.wire.errors import (
     ERR_FORWARD_TO_OTHERS, ERR_INVALID_DATA, ERR_INVALID_PARAMETERS, ERR_OK,
@@ -48,6 +48,21 @@ def decode_args(frame: bytes) -> tuple[int, int, UpdateAppEnvRequest]:
     except (IndexError, struct.error) as e:
         raise WireError(f"truncated {RPC_CM_UPDATE_APP_ENV} body: {e}") from None
     return mt & 0xFF, seqid, req
+
+
+def decode_reply(frame: bytes) -> tuple[str, UpdateAppEnvResponse | None]:
+    """``(frame error name, response or None)`` of an RPC_CM_UPDATE_APP_ENV reply frame (for
+    callers speaking raw frames: tests, admin tools)."""
+    err, _name, _seqid, p = decode_response_head(frame)
+    if err != ERR_OK:
+        return err, None
+    try:
+        if frame[p] != TType.STRUCT or struct.unpack_from(">h", frame, p + 1)[0] != 0:
+            raise WireError("reply has no result struct in field 0")
+        resp, _ = UpdateAppEnvResponse._decode_at(frame, p + 3)
+    except (IndexError, struct.error) as e:
+        raise WireError(f"truncated {RPC_CM_UPDATE_APP_ENV} reply: {e}") from None
+    return err, resp
 
 
 def update_app_env(rt, meta_index: int, req) -> UpdateAppEnvResponse:

@@ -77,7 +77,7 @@ def handle(service, req, frame):
 
 def _readmit(service, req, frame, busy: bool):
     err, part = admit(service.runtime.cluster, service.index, req, frame)
-    return (ERR_BUSY if err is None and busy else err), part
+    return part, (ERR_BUSY if err is None and busy else err)
 
 
 def finish(service, req, part, err):
