@@ -82,6 +82,7 @@ class Cluster:
         self.leader = leader
         self.tables: dict[str, Table] = {}
         self.by_app_id: dict[int, Table] = {}
+        self.version = 0  # bumped on every membership change (caches of members compare it)
         self.set_leader(leader)
 
     def add_table(self, name: str, app_id: int, partitions: list[Partition]) -> Table:
@@ -92,6 +93,7 @@ class Cluster:
             secs = [(primary + k) % n for k in range(1, min(n, MAX_REPLICA_COUNT))]
             placements.append(Placement(ballot=1, primary=primary, secondaries=secs))
         table = Table(name, app_id, partitions, placements)
+        self.version += 1
         self.tables[name] = table
         self.by_app_id[app_id] = table
         return table
@@ -141,6 +143,7 @@ class Cluster:
         if old_role == SECONDARY:
             secs.insert(0, old)
         p.primary, p.secondaries, p.ballot = new, secs, p.ballot + 1
+        self.version += 1
         table.partitions[index].drop_scan_contexts()
         return self.describe_partition(table, index)
 
@@ -166,6 +169,7 @@ class Cluster:
                     continue
                 p.ballot += 1
                 changed.append(self.describe_partition(t, i))
+        self.version += 1
         return changed
 
     def add_replica_server(self, back: int) -> list[dict]:
@@ -179,6 +183,7 @@ class Cluster:
                     p.secondaries.append(back)
                     p.ballot += 1
                     changed.append(self.describe_partition(t, i))
+        self.version += 1
         return changed
 
     def describe_partition(self, table: Table, index: int) -> dict:

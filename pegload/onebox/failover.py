@@ -92,7 +92,7 @@ class Failover:
         service.server = StreamServer(service.listener, service._accept)
         service.server.start()
         del self.down[index]
-        rt.metrics.replicas[index].reset()  # a restarted process starts its counters at 0
+        rt.metrics.reset_server(index)  # a restarted process starts its counters at 0
         if index in self.dead:
             self.dead.discard(index)
             changed = rt.cluster.add_replica_server(index)

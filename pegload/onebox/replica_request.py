@@ -20,7 +20,7 @@ from pegload.client.wire.frames import MSG_ONEWAY
 from . import faults as F
 from .app_envs import DELAY, DROP, SIZE_CHECKED, read_charge
 from .routing import admit, body_length
-from .server_metrics import OP_OF_RPC
+from .server_metrics import MASK, OP_OF_RPC
 
 log = logging.getLogger("pegload.onebox")
 CLOSE = object()  # handler outcome: cut the connection
@@ -85,7 +85,6 @@ def finish(service, req, part, err):
     rt = service.runtime
     name = req.name
     if err is None:
-        spec = RPCS[name]
         bucket = rt.envs.size_bucket(service.index, req.header) if rt.envs.size_gated else None
         if bucket is not None and name in SIZE_CHECKED and not bucket.available():
             # storage-level read-size throttling: the request is counted, answered ERR_BUSY
@@ -105,11 +104,20 @@ def finish(service, req, part, err):
                 log.exception("replica %s: %s (seqid %d) failed", service.addr, name, req.seqid)
                 err = ERR_UNKNOWN
             else:
-                h = req.header
-                table = rt.cluster.by_app_id[h.app_id]
-                rt.metrics.record(service.index, table, h.partition_index, name, elapsed, spec.is_write)
-                if h.is_backup_request and not spec.is_write:
-                    rt.metrics.count(service.index, h.app_id, h.partition_index, "backup_requests")
+                if RPCS[name].is_write:
+                    for sample in rt.metrics.write_samples(part, name):
+                        sample.count += 1
+                        sample.ring[sample.n & MASK] = elapsed
+                        sample.n += 1
+                else:
+                    e = rt.metrics.entities[service.index].get(part)
+                    sample = (e or rt.metrics.replicas[service.index].entity(part)).by_rpc.get(name)
+                    if sample is not None:  # inlined OpSample.add: this runs for every request
+                        sample.count += 1
+                        sample.ring[sample.n & MASK] = elapsed
+                        sample.n += 1
+                    if req.header.is_backup_request:
+                        rt.metrics.count(service.index, part.app_id, part.index, "backup_requests")
                 if bucket is not None and resp is not None:
                     bucket.consume(read_charge(name, req.args, resp))
                 if resp is None:

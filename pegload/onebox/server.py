@@ -201,5 +201,4 @@ class Service:
             reply = encode_response(ERR_HANDLER_NOT_FOUND, ack, req.seqid)
         return None if req.msg_type == MSG_ONEWAY else reply
 
-    def _handle_replica(self, req, frame):
-        return replica_request.handle(self, req, frame)
+    _handle_replica = replica_request.handle  # (self, req, frame): the replica request path

@@ -45,7 +45,7 @@ OPS = ("get", "multi_get", "batch_get", "scan", "put", "multi_put", "remove", "m
        "incr", "check_and_set", "check_and_mutate")
 THROTTLING_COUNTERS = tuple(f"throttling_{a}_{w}_requests" for w in ("read", "write", "backup")
                             for a in ("delayed", "rejected"))
-REPLICA_COUNTERS = tuple(f"{op}_requests" for op in OPS) + ("backup_requests",) + THROTTLING_COUNTERS
+OTHER_REPLICA_COUNTERS = ("backup_requests",) + THROTTLING_COUNTERS  # besides <op>_requests
 REPLICA_SERVER_COUNTERS = ("read_busy_requests", "write_busy_requests", "read_failed_requests",
                            "write_failed_requests")
 
@@ -70,17 +70,20 @@ for _n in THROTTLING_COUNTERS:
     _DESC[_n] = f"The number of {_w} requests {_a} by throttling"
 
 
-class LatencySamples:
-    """The most recent SAMPLE_SIZE observations (a ring, as the server's percentile)."""
+class OpSample:
+    """One op's ``<op>_requests`` counter and the ring of its most recent SAMPLE_SIZE latencies
+    (the server's percentile keeps such a ring). The hot path touches the fields directly."""
 
-    __slots__ = ("ring", "n")
+    __slots__ = ("count", "ring", "n")
 
     def __init__(self) -> None:
+        self.count = 0
         self.ring = [0] * SAMPLE_SIZE
         self.n = 0
 
     def add(self, value: int) -> None:
-        self.ring[self.n & (SAMPLE_SIZE - 1)] = value
+        self.count += 1
+        self.ring[self.n & MASK] = value
         self.n += 1
 
     def percentiles(self) -> dict:
@@ -93,14 +96,20 @@ class LatencySamples:
         return {p: s[min(int(size * k), size - 1)] for p, k in PERCENTILES}
 
 
+MASK = SAMPLE_SIZE - 1
+
+
 class ReplicaEntity:
-    __slots__ = ("app_id", "index", "counters", "latency")
+    """One partition's metrics on one replica server."""
+
+    __slots__ = ("app_id", "index", "counters", "ops", "by_rpc")
 
     def __init__(self, app_id: int, index: int) -> None:
         self.app_id = app_id
         self.index = index
-        self.counters = dict.fromkeys(REPLICA_COUNTERS, 0)
-        self.latency = {op: LatencySamples() for op in OPS}
+        self.counters = dict.fromkeys(OTHER_REPLICA_COUNTERS, 0)
+        self.ops = {op: OpSample() for op in OPS}
+        self.by_rpc = {rpc: self.ops[op] for rpc, op in OP_OF_RPC.items()}  # aliases, one lookup
 
 
 class ServerMetrics:
@@ -112,54 +121,81 @@ class ServerMetrics:
         self.reset()
 
     def reset(self) -> None:
-        self.replicas: dict[tuple[int, int], ReplicaEntity] = {}
+        # keyed by the Partition object (its identity hash is the cheapest key we have); cleared
+        # in place, the registry's hot path holds a reference
+        if hasattr(self, "replicas"):
+            self.replicas.clear()
+        else:
+            self.replicas: dict = {}
         self.counters = dict.fromkeys(REPLICA_SERVER_COUNTERS if self.role == "replica"
                                       else ("replica_server_disconnections",), 0)
 
-    def entity(self, app_id: int, index: int) -> ReplicaEntity:
-        key = (app_id, index)
-        e = self.replicas.get(key)
+    def entity(self, part) -> ReplicaEntity:
+        e = self.replicas.get(part)
         if e is None:
-            e = self.replicas[key] = ReplicaEntity(app_id, index)
+            e = self.replicas[part] = ReplicaEntity(part.app_id, part.index)
         return e
 
 
 class MetricsRegistry:
-    """Every server's metrics plus the gauges read from the cluster model at snapshot time."""
+    """Every server's metrics plus the gauges read from the cluster model at snapshot time.
+
+    Hot path (replica_request.finish): ``read_sample(replica, part, rpc)`` /
+    ``write_samples(part, rpc)`` hand back the OpSample(s) to ``add`` the latency to (None / ()
+    for RPCs without metrics)."""
 
     def __init__(self, cluster, n_meta: int, n_replica: int) -> None:
         self.cluster = cluster
         self.metas = [ServerMetrics("meta", i) for i in range(n_meta)]
         self.replicas = [ServerMetrics("replica", i) for i in range(n_replica)]
+        self.entities = [s.replicas for s in self.replicas]  # replica index -> {Partition: entity}
         self.sessions = lambda role, index: 0  # open connections; set by the runtime
         self.alive = lambda index: True  # replica liveness as the meta sees it; set by failover
+        self._members: dict = {}  # Partition -> {rpc: [OpSample of each member]}
+        self._members_version = -1
 
     # ------------------------------------------------------------------ recording
-    def record(self, replica: int, table, pidx: int, rpc: str, elapsed_ns: int, is_write: bool) -> None:
-        """One executed request: its op counter and latency sample, on the serving replica
-        (reads) or on every replica applying it (writes)."""
-        op = OP_OF_RPC.get(rpc)
-        if op is None:
-            return
-        counter = op + "_requests"
-        if not is_write:
-            e = self.replicas[replica].entity(table.app_id, pidx)
-            e.counters[counter] += 1
-            e.latency[op].add(elapsed_ns)
-            return
-        p = table.placements[pidx]
-        for r in (p.primary, *p.secondaries):
-            e = self.replicas[r].entity(table.app_id, pidx)
-            e.counters[counter] += 1
-            e.latency[op].add(elapsed_ns)
+    def read_sample(self, replica: int, part, rpc: str):
+        """Reads count on the serving replica."""
+        e = self.replicas[replica].replicas.get(part)
+        if e is None:
+            e = self.replicas[replica].entity(part)
+        return e.by_rpc.get(rpc)
+
+    def write_samples(self, part, rpc: str):
+        """A write counts on every replica applying it: the primary and its secondaries."""
+        if self._members_version != self.cluster.version:
+            self._members.clear()
+            self._members_version = self.cluster.version
+        by_rpc = self._members.get(part)
+        if by_rpc is None:
+            p = self.cluster.by_app_id[part.app_id].placements[part.index]
+            ents = [self.replicas[r].entity(part) for r in (p.primary, *p.secondaries)]
+            by_rpc = self._members[part] = {r: [e.by_rpc[r] for e in ents] for r in OP_OF_RPC}
+        return by_rpc.get(rpc, ())
+
+    def record_read(self, replica: int, part, rpc: str, elapsed_ns: int) -> None:
+        s = self.read_sample(replica, part, rpc)
+        if s is not None:
+            s.add(elapsed_ns)
+
+    def record_write(self, part, rpc: str, elapsed_ns: int) -> None:
+        for s in self.write_samples(part, rpc):
+            s.add(elapsed_ns)
 
     def count(self, replica: int, app_id: int, pidx: int, counter: str) -> None:
-        self.replicas[replica].entity(app_id, pidx).counters[counter] += 1
+        part = self.cluster.by_app_id[app_id].partitions[pidx]
+        self.replicas[replica].entity(part).counters[counter] += 1
 
     def count_reply_error(self, replica: int, is_write: bool, busy: bool) -> None:
         """``replica_stub::response_client``: busy and failed replies per direction."""
         c = self.replicas[replica].counters
         c[("write_" if is_write else "read_") + ("busy_requests" if busy else "failed_requests")] += 1
+
+    def reset_server(self, replica: int) -> None:
+        """A restarted replica server starts from zero."""
+        self.replicas[replica].reset()
+        self._members.clear()  # cached samples of the old entities
 
     # ------------------------------------------------------------------ snapshot
     def _entities(self, role: str, index: int) -> list:
@@ -185,17 +221,18 @@ class MetricsRegistry:
                     secondary += 1
                 else:
                     continue
-                s.entity(t.app_id, i)  # a held replica has its entity, even before traffic
+                s.entity(t.partitions[i])  # a held replica has its entity, even before traffic
         metrics = [(name, "Counter", v) for name, v in s.counters.items()]
         metrics += [("network_server_sessions", "Gauge", self.sessions("replica", index)),
                     ("total_replicas", "Gauge", primary + secondary),
                     ("primary_replicas", "Gauge", primary), ("secondary_replicas", "Gauge", secondary)]
         out.append(("server", "server", {}, metrics))
-        for (app_id, pidx), e in sorted(s.replicas.items()):
+        for e in sorted(s.replicas.values(), key=lambda e: (e.app_id, e.index)):
             ms = [(name, "Counter", v) for name, v in e.counters.items()]
-            ms += [(f"{op}_latency_ns", "Percentile", e.latency[op].percentiles()) for op in OPS]
-            out.append(("replica", f"replica@{app_id}.{pidx}",
-                        {"table_id": str(app_id), "partition_id": str(pidx)}, ms))
+            ms += [(f"{op}_requests", "Counter", e.ops[op].count) for op in OPS]
+            ms += [(f"{op}_latency_ns", "Percentile", e.ops[op].percentiles()) for op in OPS]
+            out.append(("replica", f"replica@{e.app_id}.{e.index}",
+                        {"table_id": str(e.app_id), "partition_id": str(e.index)}, ms))
         return out
 
     def snapshot(self, role: str, index: int, host: str, port: int, query: str) -> tuple[int, dict]:

@@ -5,12 +5,13 @@ import pytest
 from pegload.client.wire import RPC_GET, RPC_PUT, RPC_SORTKEY_COUNT, RPC_TTL
 from pegload.onebox.cluster import Cluster, Node
 from pegload.onebox.server_metrics import (
-    SAMPLE_SIZE, LatencySamples, MetricsRegistry, parse_filters,
+    SAMPLE_SIZE, MetricsRegistry, OpSample, parse_filters,
 )
 
 
 class FakePartition:
     def __init__(self, i):
+        self.app_id = 1
         self.index = i
         self.dropped = 0
 
@@ -40,7 +41,7 @@ def metric(body, eid, name):
 
 
 def test_percentiles_use_the_servers_index_rule_over_the_last_samples():
-    s = LatencySamples()
+    s = OpSample()
     assert s.percentiles() == {"p50": 0, "p90": 0, "p95": 0, "p99": 0, "p999": 0}
     for v in range(1, 101):
         s.add(v)
@@ -52,11 +53,11 @@ def test_percentiles_use_the_servers_index_rule_over_the_last_samples():
 
 
 def test_reads_count_on_the_serving_replica_writes_on_every_member(reg, cluster):
-    t = cluster.table("temp")
-    reg.record(0, t, 0, RPC_GET, 1000, False)
-    reg.record(0, t, 0, RPC_PUT, 2000, True)
-    reg.record(0, t, 0, RPC_SORTKEY_COUNT, 3000, False)  # counted as a scan, as upstream
-    reg.record(0, t, 0, RPC_TTL, 3000, False)  # ttl feeds no counter upstream
+    part = cluster.table("temp").partitions[0]
+    reg.record_read(0, part, RPC_GET, 1000)
+    reg.record_write(part, RPC_PUT, 2000)
+    reg.record_read(0, part, RPC_SORTKEY_COUNT, 3000)  # counted as a scan, as upstream
+    reg.record_read(0, part, RPC_TTL, 3000)  # ttl feeds no counter upstream
     body = reg.snapshot("replica", 0, "127.0.0.1", 34801, "")
     assert body[0] == 200
     b = body[1]
@@ -69,6 +70,21 @@ def test_reads_count_on_the_serving_replica_writes_on_every_member(reg, cluster)
         b = reg.snapshot("replica", r, "127.0.0.1", 34801 + r, "")[1]
         assert metric(b, "replica@1.0", "put_requests")["value"] == 1
         assert metric(b, "replica@1.0", "get_requests")["value"] == 0
+
+
+def test_write_members_follow_membership_changes(reg, cluster):
+    part = cluster.table("temp").partitions[0]
+    reg.record_write(part, RPC_PUT, 1)
+    cluster.drop_replica_server(1)  # replica 1 leaves every partition
+    reg.record_write(part, RPC_PUT, 1)
+    puts = [metric(reg.snapshot("replica", r, "h", 1, "")[1], "replica@1.0", "put_requests")["value"]
+            for r in range(3)]
+    assert puts == [2, 1, 2]
+    reg.reset_server(2)  # a restart starts from zero
+    reg.record_write(part, RPC_PUT, 1)
+    puts = [metric(reg.snapshot("replica", r, "h", 1, "")[1], "replica@1.0", "put_requests")["value"]
+            for r in (0, 2)]
+    assert puts == [3, 1]
 
 
 def test_shape_and_detail(reg):
