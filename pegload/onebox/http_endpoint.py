@@ -18,9 +18,15 @@ _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 307: "Temporary Red
             413: "Request Entity Too Large"}
 
 
-def looks_like_http(first: bytes) -> bool:
-    """True when a connection's first bytes start an HTTP request (4 bytes decide)."""
-    return first[:4] in HTTP_SIGNATURES
+def sniff(sock, data: bytes) -> tuple[bool, bytes]:
+    """``(is HTTP, bytes read so far)`` from a connection's first read: 4 bytes decide, so a
+    shorter start that could still be HTTP waits for more (EOF: not HTTP)."""
+    while len(data) < 4 and any(sig.startswith(data) for sig in HTTP_SIGNATURES):
+        more = sock.recv(65536)
+        if not more:
+            return False, data
+        data += more
+    return data[:4] in HTTP_SIGNATURES, data
 
 
 def serve(service, conn, data: bytes) -> None:

@@ -28,32 +28,36 @@ CLOSE = object()  # handler outcome: cut the connection
 _STUB_ERRORS = frozenset((ERR_OBJECT_NOT_FOUND, ERR_HANDLER_NOT_FOUND))
 
 
-def handle(service, req, frame):
+def handle(service, req, frame, again: bool = False):
+    """``again``: a throttled-with-delay request coming back after its wait; it is admitted
+    afresh (upstream re-enters on_client_read/write ignoring throttling), not counted twice,
+    not subject to faults or throttling a second time."""
     rt = service.runtime
     name = req.name
     stats = rt.stats
-    stats.count_request(service.addr, name)
     delay = 0.0
     busy = False
-    faults = rt.faults
-    if faults.active:
-        h = req.header
-        outcome, delay = faults.decide(service.index, (h.app_id, h.partition_index))
-        if outcome is not F.SERVE:
-            if outcome is F.CLOSE:
-                stats.faults["close"] += 1
-                return CLOSE
-            if outcome is F.DROP:
-                stats.faults["drop"] += 1
-                return None
-            busy = True
+    if not again:
+        stats.count_request(service.addr, name)
+        faults = rt.faults
+        if faults.active:
+            h = req.header
+            outcome, delay = faults.decide(service.index, (h.app_id, h.partition_index))
+            if outcome is not F.SERVE:
+                if outcome is F.CLOSE:
+                    stats.faults["close"] += 1
+                    return CLOSE
+                if outcome is F.DROP:
+                    stats.faults["drop"] += 1
+                    return None
+                busy = True
     err, part = admit(rt.cluster, service.index, req, frame)
     if err is None and busy:
         err = ERR_BUSY
         stats.faults["busy"] += 1
     envs = rt.envs
     wait = 0.0
-    if envs.active:
+    if envs.active and not again:
         outcome, wait, counter = envs.throttle(service.index, req, body_length(frame), err)
         if outcome is not None:
             h = req.header
@@ -64,28 +68,10 @@ def handle(service, req, frame):
             if outcome is DELAY:
                 if delay:
                     stats.faults["delayed"] += 1
-                # processed after the wait, re-checked as upstream re-enters on_client_read/write
-                return (lambda: finish(service, req, *_readmit(service, req, frame, busy))), wait + delay
+                return (lambda: handle(service, req, frame, True)), wait + delay
             err = ERR_BUSY  # REJECT: ERR_BUSY after the wait
-    reply = finish(service, req, part, err)
-    if reply is None:
-        return None
-    if delay:
-        stats.faults["delayed"] += 1
-    return (reply, delay + wait) if delay or wait else reply
-
-
-def _readmit(service, req, frame, busy: bool):
-    err, part = admit(service.runtime.cluster, service.index, req, frame)
-    return part, (ERR_BUSY if err is None and busy else err)
-
-
-def finish(service, req, part, err):
-    """Execute (when admitted), count, and encode the reply (None: no reply)."""
-    rt = service.runtime
-    name = req.name
     if err is None:
-        bucket = rt.envs.size_bucket(service.index, req.header) if rt.envs.size_gated else None
+        bucket = envs.size_bucket(service.index, req.header) if envs.size_gated else None
         if bucket is not None and name in SIZE_CHECKED and not bucket.available():
             # storage-level read-size throttling: the request is counted, answered ERR_BUSY
             c = "throttling_rejected_read_requests"
@@ -93,7 +79,7 @@ def finish(service, req, part, err):
             op = OP_OF_RPC.get(name)
             if op is not None:
                 rt.metrics.count(service.index, part.app_id, part.index, op + "_requests")
-            rt.stats.throttling[c] = rt.stats.throttling.get(c, 0) + 1
+            stats.throttling[c] = stats.throttling.get(c, 0) + 1
             err = ERR_BUSY
         else:
             try:
@@ -104,6 +90,8 @@ def finish(service, req, part, err):
                 log.exception("replica %s: %s (seqid %d) failed", service.addr, name, req.seqid)
                 err = ERR_UNKNOWN
             else:
+                # the server's own metrics (server_metrics.py), OpSample.add inlined: this runs
+                # for every request
                 if RPCS[name].is_write:
                     for sample in rt.metrics.write_samples(part, name):
                         sample.count += 1
@@ -112,7 +100,7 @@ def finish(service, req, part, err):
                 else:
                     e = rt.metrics.entities[service.index].get(part)
                     sample = (e or rt.metrics.replicas[service.index].entity(part)).by_rpc.get(name)
-                    if sample is not None:  # inlined OpSample.add: this runs for every request
+                    if sample is not None:
                         sample.count += 1
                         sample.ring[sample.n & MASK] = elapsed
                         sample.n += 1
@@ -120,17 +108,25 @@ def finish(service, req, part, err):
                         rt.metrics.count(service.index, part.app_id, part.index, "backup_requests")
                 if bucket is not None and resp is not None:
                     bucket.consume(read_charge(name, req.args, resp))
-                if resp is None:
-                    return None  # clear_scanner, or a quirk that never answers
+                if resp is None or req.msg_type == MSG_ONEWAY:
+                    return None  # clear_scanner, a quirk that never answers, or one-way
                 reply = encode_response(ERR_OK, name + "_ACK", req.seqid, resp)
-    if err is not None:
-        if name == RPC_CLEAR_SCANNER:
-            return None  # never answered, whatever happened
-        rt.stats.count_error(err)
-        spec = RPCS.get(name)
-        if spec is not None and err not in _STUB_ERRORS:
-            rt.metrics.count_reply_error(service.index, spec.is_write, err == ERR_BUSY)
-        reply = encode_response(err, name + "_ACK", req.seqid)
+                if delay or wait:
+                    if delay:
+                        stats.faults["delayed"] += 1
+                    return reply, delay + wait
+                return reply
+    if name == RPC_CLEAR_SCANNER:
+        return None  # never answered, whatever happened
+    stats.count_error(err)
+    spec = RPCS.get(name)
+    if spec is not None and err not in _STUB_ERRORS:
+        rt.metrics.count_reply_error(service.index, spec.is_write, err == ERR_BUSY)
     if req.msg_type == MSG_ONEWAY:
         return None
+    reply = encode_response(err, name + "_ACK", req.seqid)
+    if delay or wait:
+        if delay:
+            stats.faults["delayed"] += 1
+        return reply, delay + wait
     return reply

@@ -136,9 +136,10 @@ class Service:
             data = sock.recv(READ_CHUNK)
             if not data:
                 return
-            if first:
+            if first:  # HTTP on the RPC port, recognised by the first bytes as upstream does
                 first = False
-                if http_endpoint.looks_like_http(data):  # HTTP on the RPC port, as upstream
+                is_http, data = http_endpoint.sniff(sock, data)
+                if is_http:
                     return http_endpoint.serve(self, conn, data)
             try:
                 frames = framer.feed(data)
