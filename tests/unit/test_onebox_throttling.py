@@ -270,3 +270,22 @@ def test_app_env_option_parsing_and_validation():
     assert "temp:replica.write_throttling=1K*reject*5" in cfg.to_argv()
     with pytest.raises(ThrottleParseError, match="not emulated"):
         validate_env("replica.deny_client_request", "timeout*all")
+
+
+def test_cli_options_for_envs_and_failure_detection():
+    import argparse
+
+    from pegload.onebox.cli import add_arguments, config_from_args
+
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    cfg = config_from_args(p.parse_args([
+        "--app-env", "temp:replica.read_throttling=3000*delay*20",
+        "--app-env", "temp:replica.write_throttling_by_size=1M*reject*5", "--failure-detection-s", "2.5"]))
+    assert cfg.app_envs == (("temp", "replica.read_throttling", "3000*delay*20"),
+                            ("temp", "replica.write_throttling_by_size", "1M*reject*5"))
+    assert cfg.failure_detection_s == 2.5
+    with pytest.raises(ConfigError, match="failure_detection_s"):
+        config_from_args(p.parse_args(["--failure-detection-s", "-1"]))
+    with pytest.raises(ConfigError, match="'dely' should be 'delay' or 'reject'"):
+        config_from_args(p.parse_args(["--app-env", "temp:replica.read_throttling=3*dely*2"]))
