@@ -286,6 +286,15 @@ class Onebox:
         """Bring a killed replica server back on its port (fresh metrics)."""
         return self._call("restart_replica", replica=replica)
 
+    def kill_meta(self, meta) -> dict:
+        """Kill meta server ``meta`` (index or "ip:port"); if it led, the next live meta leads
+        after the failure-detection delay. Returns the failover state."""
+        return self._call("kill_meta", meta=meta)
+
+    def restart_meta(self, meta) -> dict:
+        """Bring a killed meta server back (as a follower, unless no meta was left)."""
+        return self._call("restart_meta", meta=meta)
+
     def failure_detection(self, seconds: float | None = None) -> dict:
         """Read, or set, the delay until the meta declares a killed replica server dead."""
         return self._call("failure_detection", seconds=seconds)

@@ -8,6 +8,11 @@ to the dead server. ``restart``: the server listens on the same port again with 
 the meta had declared it dead, it rejoins as a secondary of partitions short of replicas (ballots
 go up); a restart inside the grace period changes nothing in the configuration. The data is
 shared by all replicas, so nothing is lost or re-learned.
+
+Meta servers too: ``kill_meta`` closes a meta's port; if it was the leader, the next live meta
+(in ring order) takes over after the same delay (a real meta loses its leader lock when its
+session expires); until then the others keep naming the dead leader. ``restart_meta`` brings it
+back as a follower.
 """
 from __future__ import annotations
 
@@ -31,6 +36,8 @@ class Failover:
         self.down: dict[int, float] = {}  # replica index -> when it was killed
         self.dead: set[int] = set()  # replica servers the meta has declared dead
         self._timers: dict[int, gevent.Greenlet] = {}
+        self.metas_down: dict[int, float] = {}  # meta index -> when it was killed
+        self._meta_timers: dict[int, gevent.Greenlet] = {}
 
     def alive(self, index: int) -> bool:
         """Liveness as the meta sees it (a killed server stays "alive" until detected)."""
@@ -102,16 +109,79 @@ class Failover:
             log.warning("replica server %s is back within the detection delay", service.addr)
         return self.describe()
 
+    # ------------------------------------------------------------------ metas
+    def _meta_service(self, meta):
+        metas = self.runtime.cluster.metas
+        index = None
+        if isinstance(meta, int) and not isinstance(meta, bool) and 0 <= meta < len(metas):
+            index = meta
+        elif isinstance(meta, str):
+            index = next((i for i, m in enumerate(metas) if m.addr == meta), None)
+        if index is None:
+            raise ClusterError(f"no meta {meta!r} (have: {', '.join(m.addr for m in metas)})")
+        service = next(s for s in self.runtime.services if s.kind == "meta" and s.index == index)
+        return index, service
+
+    def kill_meta(self, meta) -> dict:
+        index, service = self._meta_service(meta)
+        if index in self.metas_down:
+            raise ClusterError(f"meta server {service.addr} is already down")
+        service.server.close()
+        service.close_connections()
+        self.metas_down[index] = self._clock()
+        if index == self.runtime.cluster.leader:
+            self._meta_timers[index] = gevent.spawn_later(self.grace_s, self._elect, index)
+        log.warning("meta server %s killed%s", service.addr,
+                    f"; a new leader in {self.grace_s:.1f} s" if index in self._meta_timers else "")
+        return self.describe()
+
+    def _elect(self, dead: int) -> None:
+        self._meta_timers.pop(dead, None)
+        cluster = self.runtime.cluster
+        if dead not in self.metas_down or cluster.leader != dead:
+            return
+        n = len(cluster.metas)
+        for k in range(1, n):
+            cand = (dead + k) % n
+            if cand not in self.metas_down:
+                cluster.set_leader(cand)
+                log.warning("meta server %s is the leader now", cluster.metas[cand].addr)
+                return
+
+    def restart_meta(self, meta) -> dict:
+        from .server import listen
+
+        index, service = self._meta_service(meta)
+        if index not in self.metas_down:
+            raise ClusterError(f"meta server {service.addr} is not down")
+        timer = self._meta_timers.pop(index, None)
+        if timer is not None:
+            timer.kill(block=False)  # back before anyone took over: it stays the leader
+        rt = self.runtime
+        service.listener = listen(rt.bind_host, rt.cluster.metas[index].port)
+        service.server = StreamServer(service.listener, service._accept)
+        service.server.start()
+        del self.metas_down[index]
+        rt.metrics.metas[index].reset()
+        leader = rt.cluster.leader
+        if leader in self.metas_down:  # every meta was down: the first one back leads
+            rt.cluster.set_leader(index)
+        return self.describe()
+
     def describe(self) -> dict:
         now = self._clock()
-        replicas = self.runtime.cluster.replicas
+        cluster = self.runtime.cluster
+        replicas = cluster.replicas
         return {
             "grace_s": self.grace_s,
             "down": {replicas[i].addr: round(now - t, 3) for i, t in self.down.items()},
             "dead": sorted(replicas[i].addr for i in self.dead),
+            "metas_down": {cluster.metas[i].addr: round(now - t, 3) for i, t in self.metas_down.items()},
+            "leader": cluster.metas[cluster.leader].addr,
         }
 
     def stop(self) -> None:
-        for t in self._timers.values():
+        for t in (*self._timers.values(), *self._meta_timers.values()):
             t.kill(block=False)
         self._timers.clear()
+        self._meta_timers.clear()

@@ -217,6 +217,12 @@ class OneboxRuntime:
     def op_restart_replica(self, replica) -> dict:
         return self.failover.restart(replica)
 
+    def op_kill_meta(self, meta) -> dict:
+        return self.failover.kill_meta(meta)
+
+    def op_restart_meta(self, meta) -> dict:
+        return self.failover.restart_meta(meta)
+
     def op_failure_detection(self, seconds=None) -> dict:
         if seconds is not None:
             self.failover.set_grace(seconds)

@@ -115,3 +115,29 @@ def test_restart_within_the_detection_delay_changes_nothing(onebox_factory):
             ctl.call("kill_replica", replica=7)
     finally:
         ctl.close()
+
+
+def test_meta_leader_killed_then_a_follower_leads(onebox_factory):
+    ob = onebox_factory(tables={"temp": 8}, failure_detection_s=DETECT_S)
+    c = Pegasus(ob.meta_addrs, "temp", timeout=3000)
+    assert c.init()
+    try:
+        state = ob.kill_meta(0)
+        assert refuses(ob.meta_addrs[0]) and state["leader"] == ob.meta_addrs[0]
+        deadline = time.monotonic() + 10
+        while ob.failure_detection()["leader"] != ob.meta_addrs[1]:
+            assert time.monotonic() < deadline, "no new meta leader"
+            gevent.sleep(0.02)
+        ob.kill_replica(2)  # the client must now ask the new leader for the moved primaries
+        deadline = time.monotonic() + 10
+        while ob.failure_detection()["dead"] != [ob.replica_addrs[2]]:
+            assert time.monotonic() < deadline
+            gevent.sleep(0.02)
+        for i in range(30):
+            assert c.set(f"ml{i}", "s", "v") == (OK, None)
+            assert c.get(f"ml{i}", "s") == (OK, b"v")
+        back = ob.restart_meta(0)
+        assert back["metas_down"] == {} and back["leader"] == ob.meta_addrs[1]  # a follower now
+        assert not refuses(ob.meta_addrs[0])
+    finally:
+        c.close()
