@@ -47,7 +47,7 @@ def main(argv=None) -> int:
                 before = ob.counters()["throttling"].get(DELAYED, 0)
                 lats: list[float] = []
 
-                def one():
+                def one(lats=lats):
                     t = time.perf_counter()
                     c.get(f"u{random.randrange(args.keys)}", "s")
                     lats.append(time.perf_counter() - t)

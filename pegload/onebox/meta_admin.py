@@ -11,6 +11,7 @@ with ``ERR_INVALID_PARAMETERS``.
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 from pegload.client.wire import WireError, encode_response
 from pegload.client.wire.frames import MSG_ONEWAY, decode_request_header, decode_response_head
@@ -34,7 +35,7 @@ UpdateAppEnvResponse, _ = compile_struct("UpdateAppEnvResponse", [
 ])
 
 
-def decode_args(frame: bytes) -> tuple[int, int, UpdateAppEnvRequest]:
+def decode_args(frame: bytes) -> tuple[int, int, Any]:
     """``(message type, seqid, request)`` of an RPC_CM_UPDATE_APP_ENV frame."""
     _, p = decode_request_header(frame)
     try:
@@ -50,7 +51,7 @@ def decode_args(frame: bytes) -> tuple[int, int, UpdateAppEnvRequest]:
     return mt & 0xFF, seqid, req
 
 
-def decode_reply(frame: bytes) -> tuple[str, UpdateAppEnvResponse | None]:
+def decode_reply(frame: bytes) -> tuple[str, Any]:
     """``(frame error name, response or None)`` of an RPC_CM_UPDATE_APP_ENV reply frame (for
     callers speaking raw frames: tests, admin tools)."""
     err, _name, _seqid, p = decode_response_head(frame)
@@ -65,7 +66,7 @@ def decode_reply(frame: bytes) -> tuple[str, UpdateAppEnvResponse | None]:
     return err, resp
 
 
-def update_app_env(rt, meta_index: int, req) -> UpdateAppEnvResponse:
+def update_app_env(rt, meta_index: int, req) -> Any:
     cluster = rt.cluster
     if meta_index != cluster.leader:
         return UpdateAppEnvResponse(ERR_FORWARD_TO_OTHERS, cluster.metas[cluster.leader].addr)
@@ -78,7 +79,7 @@ def update_app_env(rt, meta_index: int, req) -> UpdateAppEnvResponse:
             keys, values = req.keys, req.values
             if keys is None or values is None or len(keys) != len(values) or not keys:
                 return UpdateAppEnvResponse(ERR_INVALID_PARAMETERS, "")
-            envs.set(name, dict(zip(keys, values)), validate=True)
+            envs.set(name, dict(zip(keys, values, strict=True)), validate=True)
             return UpdateAppEnvResponse(ERR_OK, "")
         if req.op == OP_DEL:
             if not req.keys:

@@ -201,7 +201,7 @@ class MetricsRegistry:
     def _entities(self, role: str, index: int) -> list:
         """``[(type, id, attributes, [(name, kind, value or percentiles)])]`` of one server."""
         cluster = self.cluster
-        out = []
+        out: list = []
         if role == "meta":
             m = self.metas[index]
             alive = sum(1 for i in range(len(cluster.replicas)) if self.alive(i))
@@ -243,18 +243,18 @@ class MetricsRegistry:
             return 400, {"error_message": str(e)}
         entities = []
         for etype, eid, attrs, metrics in self._entities(role, index):
-            if f["types"] and etype not in f["types"]:
+            if f.types and etype not in f.types:
                 continue
-            if f["ids"] and eid not in f["ids"]:
+            if f.ids and eid not in f.ids:
                 continue
-            pairs = f["attributes"]
+            pairs = f.attributes
             if pairs and not any(attrs.get(pairs[i]) == pairs[i + 1] for i in range(0, len(pairs), 2)):
                 continue
-            chosen = [m for m in metrics if not f["metrics"] or m[0] in f["metrics"]]
+            chosen = [m for m in metrics if not f.metrics or m[0] in f.metrics]
             if not chosen:
                 continue
             entities.append({"type": etype, "id": eid, "attributes": attrs,
-                             "metrics": [_encode_metric(m, f["fields"]) for m in sorted(chosen)]})
+                             "metrics": [_encode_metric(m, f.fields) for m in sorted(chosen)]})
         return 200, {"cluster": CLUSTER_NAME, "role": role, "host": socket.gethostname(), "port": port,
                      "timestamp_ns": time.time_ns(), "entities": entities}
 
@@ -279,27 +279,40 @@ def _split(value: str) -> list[str]:
     return [t.strip() for t in value.split(",") if t.strip()]
 
 
-def parse_filters(query: str) -> dict:
+class Filters:
+    """The query of one ``/metrics`` request."""
+
+    __slots__ = ("attributes", "fields", "ids", "metrics", "types")
+
+    def __init__(self) -> None:
+        self.fields: frozenset | None = None  # None: every field
+        self.types: list[str] = []
+        self.ids: set[str] = set()
+        self.attributes: list[str] = []
+        self.metrics: set[str] = set()
+
+
+def parse_filters(query: str) -> Filters:
     """The query fields of ``/metrics`` (``metrics_http_service::get_metrics_handler``).
     Raises ValueError with the server's message for a bad one."""
-    f = {"fields": None, "types": [], "ids": set(), "attributes": [], "metrics": set()}
+    f = Filters()
     with_fields = False
     detail = False
     for key, value in urllib.parse.parse_qsl(query, keep_blank_values=True):
         if key == "with_metric_fields":
-            f["fields"] = set(_split(value)) or None
+            f.fields = frozenset(_split(value)) or None
             with_fields = True
         elif key == "types":
-            f["types"] = _split(value)
+            f.types = _split(value)
         elif key == "ids":
-            f["ids"] = set(_split(value))
+            f.ids = set(_split(value))
         elif key == "attributes":
-            f["attributes"] = _split(value)
-            if len(f["attributes"]) % 2:
+            f.attributes = _split(value)
+            if len(f.attributes) % 2:
                 raise ValueError("the number of arguments for attributes should be even, since each "
                                  "attribute name always pairs with a value")
         elif key == "metrics":
-            f["metrics"] = set(_split(value))
+            f.metrics = set(_split(value))
         elif key == "detail":
             if value.lower() not in ("true", "false"):
                 raise ValueError("the value of detail should be a boolean value, i.e. true or false")
@@ -307,5 +320,5 @@ def parse_filters(query: str) -> dict:
         else:
             raise ValueError(f"unknown field {key}={value}")
     if not with_fields and not detail:
-        f["fields"] = BRIEF_FIELDS
+        f.fields = BRIEF_FIELDS
     return f

@@ -98,7 +98,7 @@ def update_app_env(raw_connect, addr, req):
 def test_meta_rpc_sets_deletes_and_clears_table_envs(onebox_factory, raw_connect):
     ob = onebox_factory(tables={"temp": 4})
     leader, other = ob.meta_addrs[0], ob.meta_addrs[1]
-    rpc = lambda addr, **kw: update_app_env(raw_connect, addr, UpdateAppEnvRequest(**kw))  # noqa: E731
+    rpc = lambda addr, **kw: update_app_env(raw_connect, addr, UpdateAppEnvRequest(**kw))
     assert rpc(leader, app_name="temp", op=OP_SET, keys=[READ_ENV, "replica.write_throttling"],
                values=["4*reject*0", "1K*delay*5"]) == ("ERR_OK", "")
     assert ob.app_envs("temp") == {READ_ENV: "4*reject*0", "replica.write_throttling": "1K*delay*5"}
