@@ -12,7 +12,7 @@ import gevent
 import pytest
 
 from pegload.client import Pegasus, error_types
-from pegload.onebox import ControlClient
+from pegload.onebox.control_client import ControlError
 
 pytestmark = pytest.mark.integration
 OK = error_types.ERR_OK.value
@@ -104,17 +104,13 @@ def test_restart_within_the_detection_delay_changes_nothing(onebox_factory):
         assert all(c.set(f"q{i}", "s", "v") == (OK, None) for i in range(40))
     finally:
         c.close()
-    ctl = ControlClient(ob.control_addr)
-    try:
-        with pytest.raises(Exception, match="is not down"):
-            ctl.call("restart_replica", replica=1)
-        ctl.call("kill_replica", replica=2)
-        with pytest.raises(Exception, match="already down"):
-            ctl.call("kill_replica", replica=2)
-        with pytest.raises(Exception, match="no replica 7"):
-            ctl.call("kill_replica", replica=7)
-    finally:
-        ctl.close()
+    with pytest.raises(ControlError, match="is not down"):
+        ob.restart_replica(1)
+    ob.kill_replica(2)
+    with pytest.raises(ControlError, match="already down"):
+        ob.kill_replica(2)
+    with pytest.raises(ControlError, match="no replica 7"):
+        ob.kill_replica(7)
 
 
 def test_meta_leader_killed_then_a_follower_leads(onebox_factory):
