@@ -121,6 +121,7 @@ def _announce_human(info: dict) -> None:
     kind = "temporary, removed on exit" if info["temporary_data_dir"] else "kept"
     lines.append(f"  data dir:        {info['data_dir']} ({kind})")
     lines.append(f"  control:         {info['control']} (JSON lines; pegload.onebox.ControlClient)")
+    lines.append(f"  metrics:         http://{info['replica'][0]}/metrics (every meta and replica port)")
     print("\n".join(lines), flush=True)
 
 
