@@ -20,7 +20,7 @@ from pegload.client.wire.frames import MSG_ONEWAY
 from . import faults as F
 from .app_envs import DELAY, DROP, SIZE_CHECKED, read_charge
 from .routing import admit, body_length
-from .server_metrics import MASK, OP_OF_RPC
+from .server_metrics import MASK
 
 log = logging.getLogger("pegload.onebox")
 CLOSE = object()  # handler outcome: cut the connection
@@ -76,9 +76,9 @@ def handle(service, req, frame, again: bool = False):
             # storage-level read-size throttling: the request is counted, answered ERR_BUSY
             c = "throttling_rejected_read_requests"
             rt.metrics.count(service.index, part.app_id, part.index, c)
-            op = OP_OF_RPC.get(name)
-            if op is not None:
-                rt.metrics.count(service.index, part.app_id, part.index, op + "_requests")
+            sample = rt.metrics.replicas[service.index].entity(part).by_rpc.get(name)
+            if sample is not None:
+                sample.count += 1  # counted as a request, no latency sample
             stats.throttling[c] = stats.throttling.get(c, 0) + 1
             err = ERR_BUSY
         else:

@@ -126,3 +126,22 @@ def test_meta_rpc_sets_deletes_and_clears_table_envs(onebox_factory, raw_connect
         "ERR_OK", "deleted keys:\n    replica.write_throttling")
     assert ob.app_envs("temp") == {}
     assert rpc(leader, app_name="temp", op=OP_CLEAR, clear_prefix="") == ("ERR_OK", "no key needs to be deleted")
+
+
+def test_read_size_bucket_refuses_reads_once_the_bytes_are_spent(onebox_factory):
+    # temp:1, 100 bytes/s, burst 100: a get of a 60-byte value costs 4 (key) + 60 bytes
+    ob = onebox_factory(tables={"temp": 1}, app_envs={"temp": {"replica.read_throttling_by_size": "100"}})
+    c = Pegasus(ob.meta_addrs, "temp", timeout=150)
+    assert c.init()
+    try:
+        assert c.set("k", "s", "v" * 60) == (OK, None)
+        assert c.get("k", "s") == (OK, b"v" * 60)  # 100 -> 36 left
+        assert c.get("k", "s") == (OK, b"v" * 60)  # 36 > 0: served, borrows to -28
+        assert c.get("k", "s") == (BUSY, None)  # empty; 150 ms of retries refill < 28 bytes
+    finally:
+        c.close()
+    body = ob.metrics("replica", 0, "types=replica&metrics=get_requests,throttling_rejected_read_requests")
+    got = {m["name"]: m["value"] for m in body["entities"][0]["metrics"]}
+    assert got["throttling_rejected_read_requests"] >= 1
+    # refused reads still count as requests (upstream counts before the bucket check)
+    assert got["get_requests"] == 2 + got["throttling_rejected_read_requests"]
