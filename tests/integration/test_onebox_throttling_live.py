@@ -145,3 +145,28 @@ def test_read_size_bucket_refuses_reads_once_the_bytes_are_spent(onebox_factory)
     assert got["throttling_rejected_read_requests"] >= 1
     # refused reads still count as requests (upstream counts before the bucket check)
     assert got["get_requests"] == 2 + got["throttling_rejected_read_requests"]
+
+
+def test_backup_reads_rejected_by_throttling_get_no_reply(onebox_factory, raw_connect):
+    from pegload.client.wire import RPC_GET, encode_key
+
+    ob = onebox_factory(tables={"temp": 1}, app_envs={"temp": {"replica.backup_request_throttling": "1*reject*0"}})
+    secondary = ob.partition_config("temp")[0]["secondaries"][0]
+    conn = raw_connect(secondary)
+    key = encode_key(b"k", b"s")
+
+    def backup_get(seq):
+        return encode_request(RPC_GET, seq, key, app_id=1, partition_index=0, version=1,
+                              is_backup_request=True)
+
+    start_of_next_second()
+    assert conn.call(backup_get(1)).error_name == "ERR_OK"  # secondaries serve backup reads
+    assert conn.call(backup_get(2)).error_name == "ERR_OK"  # 1 // 1 + 1 = 2 per second
+    conn.send(backup_get(3))  # over the limit: dropped, never answered
+    conn.send(backup_get(4))  # the window stays full (rejected units are taken back): dropped
+    start_of_next_second()
+    assert conn.call(backup_get(5)).seqid == 5  # a new window: the next reply is for 5
+    index = ob.replica_addrs.index(secondary)
+    body = ob.metrics("replica", index, "types=replica&metrics=backup_requests,throttling_rejected_backup_requests")
+    got = {m["name"]: m["value"] for m in body["entities"][0]["metrics"]}
+    assert got == {"backup_requests": 3, "throttling_rejected_backup_requests": 2}
