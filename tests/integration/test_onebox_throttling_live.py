@@ -170,3 +170,23 @@ def test_backup_reads_rejected_by_throttling_get_no_reply(onebox_factory, raw_co
     body = ob.metrics("replica", index, "types=replica&metrics=backup_requests,throttling_rejected_backup_requests")
     got = {m["name"]: m["value"] for m in body["entities"][0]["metrics"]}
     assert got == {"backup_requests": 3, "throttling_rejected_backup_requests": 2}
+
+
+def test_write_size_rule_rejects_writes_by_body_bytes(onebox_factory):
+    # temp:1: 100 // 1 + 1 = 101 body bytes per second; one set of a 40-byte value is ~90 bytes
+    ob = onebox_factory(tables={"temp": 1},
+                        app_envs={"temp": {"replica.write_throttling_by_size": "100*reject*0"}})
+    c = Pegasus(ob.meta_addrs, "temp", timeout=150)
+    assert c.init()
+    try:
+        start_of_next_second()
+        assert c.set("w", "s", "x" * 40) == (OK, None)
+        assert c.set("w", "s", "y" * 40) == (BUSY, None)  # over the byte budget of this second
+        assert c.get("w", "s") == (OK, b"x" * 40)  # reads are not limited; the refused write was not applied
+    finally:
+        c.close()
+    body = ob.metrics("replica", 0, "types=server,replica&metrics=throttling_rejected_write_requests,"
+                                    "write_busy_requests,put_requests")
+    got = {m["name"]: m["value"] for e in body["entities"] for m in e["metrics"]}
+    assert got["put_requests"] == 1
+    assert got["throttling_rejected_write_requests"] == got["write_busy_requests"] >= 1
