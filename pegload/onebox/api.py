@@ -42,7 +42,8 @@ class Onebox:
                  python: str = sys.executable, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
                  max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES,
                  frame_timeout_s: float = DEFAULT_FRAME_TIMEOUT_S,
-                 idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S) -> None:
+                 idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S, app_envs: dict | None = None,
+                 failure_detection_s: float = 10.0) -> None:
         self.config = OneboxConfig(
             host=host, meta_ports=tuple(meta_ports), replica_ports=tuple(replica_ports),
             tables=dict(tables) if tables else dict(DEFAULT_TABLES), data_dir=data_dir,
@@ -51,6 +52,8 @@ class Onebox:
             close_fraction=close_fraction, log_level=log_level, max_frame_bytes=max_frame_bytes,
             max_buffered_bytes=max_buffered_bytes, frame_timeout_s=frame_timeout_s,
             idle_timeout_s=idle_timeout_s,
+            app_envs=tuple((t, k, v) for t, kv in (app_envs or {}).items() for k, v in kv.items()),
+            failure_detection_s=failure_detection_s,
         )
         self.config.validate()  # fail here, in the caller, not in the child
         self.start_timeout = start_timeout
@@ -267,3 +270,56 @@ class Onebox:
 
     def cluster_info(self) -> dict:
         return self._call("info")
+
+    # ------------------------------------------------------------------ table envs
+    def set_app_env(self, table: str, key: str | None = None, value: str | None = None, *,
+                    envs: dict | None = None, validate: bool = True) -> dict:
+        """Set table envs now (``key``/``value``, or several as ``envs``); every replica applies
+        them at once. ``validate`` refuses values the real meta refuses; ``validate=False``
+        stores any value, which a replica then treats as upstream does (that rule off, warning
+        logged). Returns the table's envs."""
+        items = dict(envs or {})
+        if key is not None:
+            items[key] = value
+        return self._call("set_app_env", table=table, envs=items, validate=validate)
+
+    def del_app_env(self, table: str, *keys: str) -> dict:
+        return self._call("del_app_env", table=table, keys=list(keys))
+
+    def clear_app_env(self, table: str, prefix: str = "") -> dict:
+        """Remove every env of a table (or those named ``prefix.*``)."""
+        return self._call("clear_app_env", table=table, prefix=prefix)
+
+    def app_envs(self, table: str | None = None) -> dict:
+        """One table's envs, or {table: envs} for all tables that have some."""
+        return self._call("app_envs", table=table)
+
+    # ------------------------------------------------------------------ replica failures
+    def kill_replica(self, replica) -> dict:
+        """Kill replica server ``replica`` (index or "ip:port"): its port refuses connections,
+        its connections are cut; after the failure-detection delay the meta moves its
+        primaries. Returns the failover state (``grace_s``, ``down``, ``dead``)."""
+        return self._call("kill_replica", replica=replica)
+
+    def restart_replica(self, replica) -> dict:
+        """Bring a killed replica server back on its port (fresh metrics)."""
+        return self._call("restart_replica", replica=replica)
+
+    def kill_meta(self, meta) -> dict:
+        """Kill meta server ``meta`` (index or "ip:port"); if it led, the next live meta leads
+        after the failure-detection delay. Returns the failover state."""
+        return self._call("kill_meta", meta=meta)
+
+    def restart_meta(self, meta) -> dict:
+        """Bring a killed meta server back (as a follower, unless no meta was left)."""
+        return self._call("restart_meta", meta=meta)
+
+    def failure_detection(self, seconds: float | None = None) -> dict:
+        """Read, or set, the delay until the meta declares a killed replica server dead."""
+        return self._call("failure_detection", seconds=seconds)
+
+    # ------------------------------------------------------------------ server metrics
+    def metrics(self, role: str = "replica", index: int = 0, query: str = "") -> dict:
+        """What ``GET /metrics?query`` on that server answers (also served over HTTP on every
+        meta and replica port)."""
+        return self._call("metrics", role=role, index=index, query=query)

@@ -12,7 +12,7 @@ from .conn_limits import (
 )
 from .config import (
     DEFAULT_HOST, DEFAULT_META_PORTS, DEFAULT_REPLICA_PORTS, DEFAULT_TABLES, ConfigError, OneboxConfig,
-    parse_ports, parse_table,
+    parse_app_env, parse_ports, parse_table,
 )
 
 DESCRIPTION = """\
@@ -35,6 +35,13 @@ def _ports(what):
 def _table(text):
     try:
         return parse_table(text)
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _app_env(text):
+    try:
+        return parse_app_env(text)
     except ConfigError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 
@@ -85,6 +92,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--idle-timeout", type=float, default=DEFAULT_IDLE_TIMEOUT_S, metavar="S",
                    help="close connections that send nothing for S seconds (default 0 = never, as "
                         "real servers keep idle client sessions)")
+    p.add_argument("--app-env", type=_app_env, action="append", default=[], metavar="TABLE:KEY=VALUE",
+                   help="a table env from the start (repeatable), e.g. temp:replica.read_throttling=3000*delay*20;"
+                        " supported: replica.{read,write}_throttling[_by_size], replica.backup_request_throttling")
+    p.add_argument("--failure-detection-s", type=float, default=10.0, metavar="S",
+                   help="seconds until the meta declares a killed replica server dead and moves its "
+                        "primaries (default %(default)s, a real meta's fd_grace_seconds)")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                    help="server log on stderr (default %(default)s)")
     # for the Python API (pegload.onebox.Onebox): machine-readable "ready" line, die with parent
@@ -111,6 +124,7 @@ def config_from_args(args) -> OneboxConfig:
         close_fraction=args.close_fraction, log_level=args.log_level,
         max_frame_bytes=args.max_frame_bytes, max_buffered_bytes=args.max_buffered_bytes,
         frame_timeout_s=args.frame_timeout, idle_timeout_s=args.idle_timeout,
+        app_envs=tuple(args.app_env), failure_detection_s=args.failure_detection_s,
     )
     cfg.validate()
     return cfg
@@ -128,6 +142,7 @@ def _announce_human(info: dict) -> None:
     lines.append(f"  data dir:        {info['data_dir']} ({kind})")
     lines.append(f"  control:         {info['control']} (JSON lines; pegload.onebox.ControlClient)")
     lines.append(f"  control token:   {info['control_token_file']} (owner-only; every request needs it)")
+    lines.append(f"  metrics:         http://{info['replica'][0]}/metrics (every meta and replica port)")
     print("\n".join(lines), flush=True)
 
 

@@ -82,6 +82,7 @@ class Cluster:
         self.leader = leader
         self.tables: dict[str, Table] = {}
         self.by_app_id: dict[int, Table] = {}
+        self.version = 0  # bumped on every membership change (caches of members compare it)
         self.set_leader(leader)
 
     def add_table(self, name: str, app_id: int, partitions: list[Partition]) -> Table:
@@ -92,6 +93,7 @@ class Cluster:
             secs = [(primary + k) % n for k in range(1, min(n, MAX_REPLICA_COUNT))]
             placements.append(Placement(ballot=1, primary=primary, secondaries=secs))
         table = Table(name, app_id, partitions, placements)
+        self.version += 1
         self.tables[name] = table
         self.by_app_id[app_id] = table
         return table
@@ -141,8 +143,48 @@ class Cluster:
         if old_role == SECONDARY:
             secs.insert(0, old)
         p.primary, p.secondaries, p.ballot = new, secs, p.ballot + 1
+        self.version += 1
         table.partitions[index].drop_scan_contexts()
         return self.describe_partition(table, index)
+
+    def drop_replica_server(self, dead: int, down=()) -> list[dict]:
+        """The meta's reaction to a replica server found dead: every partition it was primary of
+        gets its first live secondary as primary, it leaves every membership; each changed
+        partition's ballot goes up. A partition with no live secondary keeps the dead primary
+        (it stays unavailable, as a real partition without a live replica does). ``down``: other
+        replica indexes that are not alive either. Returns the changed partitions."""
+        gone = set(down) | {dead}
+        changed = []
+        for t in self.tables.values():
+            for i, p in enumerate(t.placements):
+                if p.primary == dead:
+                    live = [r for r in p.secondaries if r not in gone]
+                    if not live:
+                        continue
+                    p.primary, p.secondaries = live[0], live[1:]
+                    t.partitions[i].drop_scan_contexts()
+                elif dead in p.secondaries:
+                    p.secondaries = [r for r in p.secondaries if r != dead]
+                else:
+                    continue
+                p.ballot += 1
+                changed.append(self.describe_partition(t, i))
+        self.version += 1
+        return changed
+
+    def add_replica_server(self, back: int) -> list[dict]:
+        """A replica server that came back joins, as a secondary, every partition with fewer
+        members than the replica count (the meta's cure); ballots go up."""
+        want = min(len(self.replicas), MAX_REPLICA_COUNT)
+        changed = []
+        for t in self.tables.values():
+            for i, p in enumerate(t.placements):
+                if p.role_of(back) is None and 1 + len(p.secondaries) < want:
+                    p.secondaries.append(back)
+                    p.ballot += 1
+                    changed.append(self.describe_partition(t, i))
+        self.version += 1
+        return changed
 
     def describe_partition(self, table: Table, index: int) -> dict:
         p = table.placements[index]

@@ -45,6 +45,31 @@ def parse_table(text: str) -> tuple[str, int]:
         raise ConfigError(f"--table {text!r}: partition count {count!r} is not an integer") from None
 
 
+def parse_app_env(text: str) -> tuple[str, str, str]:
+    """``"TABLE:KEY=VALUE"`` -> (table, key, value); used by the CLI."""
+    table, sep, rest = text.partition(":")
+    key, eq, value = rest.partition("=")
+    if not sep or not eq or not table or not key:
+        raise ConfigError(f"--app-env {text!r}: expected TABLE:KEY=VALUE, "
+                          "e.g. temp:replica.read_throttling=3000*delay*20")
+    return table, key.strip(), value
+
+
+def check_app_env(env, tables) -> None:
+    """A start-time table env must name a served table and be a value the meta would accept."""
+    from .throttling import ThrottleParseError, validate_env
+
+    if len(env) != 3 or not all(isinstance(x, str) for x in env):
+        raise ConfigError(f"app env {env!r}: expected (table, key, value) strings")
+    table, key, value = env
+    if table not in tables:
+        raise ConfigError(f"app env {key}={value!r}: no table {table!r} (have: {', '.join(sorted(tables))})")
+    try:
+        validate_env(key, value)
+    except ThrottleParseError as e:
+        raise ConfigError(f"app env {table}:{key}={value!r}: {e}") from None
+
+
 @dataclass
 class OneboxConfig:
     host: str = DEFAULT_HOST
@@ -65,6 +90,10 @@ class OneboxConfig:
     max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES
     frame_timeout_s: float = DEFAULT_FRAME_TIMEOUT_S
     idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S
+    # table envs set at start: (table, key, value) triples (app_envs.py; `--app-env T:K=V`)
+    app_envs: tuple = ()
+    # how long the meta takes to declare a killed replica server dead (failover.py)
+    failure_detection_s: float = 10.0
 
     def validate(self) -> None:
         self.meta_ports = tuple(self.meta_ports)
@@ -108,6 +137,11 @@ class OneboxConfig:
             raise ConfigError(f"frame_timeout_s {self.frame_timeout_s} must be within (0, 3600]")
         if not 0 <= self.idle_timeout_s <= 86400:
             raise ConfigError(f"idle_timeout_s {self.idle_timeout_s} must be within 0..86400 (0 = never)")
+        self.app_envs = tuple(tuple(e) for e in self.app_envs)
+        for env in self.app_envs:
+            check_app_env(env, self.tables)
+        if not isinstance(self.failure_detection_s, (int, float)) or not 0 <= self.failure_detection_s <= 3600:
+            raise ConfigError(f"failure_detection_s {self.failure_detection_s!r} must be within 0..3600 seconds")
 
     def to_argv(self) -> list[str]:
         """The ``pegload onebox`` options that reproduce this configuration."""
@@ -123,6 +157,9 @@ class OneboxConfig:
             argv += ["--data-dir", str(self.data_dir)]
         if self.send_host_port:
             argv.append("--send-host-port")
+        for table, key, value in self.app_envs:
+            argv += ["--app-env", f"{table}:{key}={value}"]
+        argv += ["--failure-detection-s", repr(float(self.failure_detection_s))]
         for opt, v in (("--delay-ms", self.delay_ms), ("--busy-fraction", self.busy_fraction),
                        ("--drop-fraction", self.drop_fraction), ("--close-fraction", self.close_fraction)):
             if v:

@@ -8,15 +8,18 @@ import os
 import gevent
 from gevent.event import Event
 
+from .app_envs import AppEnvs
 from .cluster import Cluster, ClusterError, Node, advertised_ip
 from .config import OneboxConfig
 from .conn_limits import BufferBudget, ConnLimits
 from .control_server import ControlServer
 from .control_token import new_token, remove_token_file, write_token_file
+from .failover import Failover
 from .faults import Faults
 from .loop import backend_name
 from .partition import Partition
 from .server import Service, listen
+from .server_metrics import MetricsRegistry
 from .stats import Stats
 from .storage import PartitionStore, StorageLayout
 
@@ -39,6 +42,10 @@ class OneboxRuntime:
         self.control: ControlServer | None = None
         self._control_token = new_token()
         self.control_token_file: str | None = None
+        self.envs: AppEnvs | None = None  # table envs and their throttling (app_envs.py)
+        self.metrics: MetricsRegistry | None = None  # what /metrics reports (server_metrics.py)
+        self.failover: Failover | None = None  # replica kill/restart (failover.py)
+        self.bind_host = ""
         self._stop_requested = Event()
         self._stopped = False
 
@@ -47,7 +54,7 @@ class OneboxRuntime:
         cfg = self.config
         try:
             ip = advertised_ip(cfg.host)
-            bind = "0.0.0.0" if cfg.host == "0.0.0.0" else ip
+            bind = self.bind_host = "0.0.0.0" if cfg.host == "0.0.0.0" else ip
             # bind everything first: a busy port fails fast, before any store is opened
             metas = [Service(self, "meta", i, listen(bind, p)) for i, p in enumerate(cfg.meta_ports)]
             replicas = [Service(self, "replica", i, listen(bind, p)) for i, p in enumerate(cfg.replica_ports)]
@@ -70,6 +77,7 @@ class OneboxRuntime:
             # only once the stores are ours: a second onebox on the same data dir fails on the
             # RocksDB lock above and must not replace (or, cleaning up, delete) our token file
             self.control_token_file = write_token_file(self.layout.data_dir, self._control_token)
+            self._wire_features()
             self.faults.set(delay_ms=cfg.delay_ms, busy_fraction=cfg.busy_fraction,
                             drop_fraction=cfg.drop_fraction, close_fraction=cfg.close_fraction)
             for s in self.services:
@@ -78,6 +86,18 @@ class OneboxRuntime:
         except BaseException:
             self.stop()
             raise
+
+    def _wire_features(self) -> None:
+        """Table envs, server metrics and failover: built once the tables exist."""
+        cfg = self.config
+        self.envs = AppEnvs(self.cluster)
+        for table, key, value in cfg.app_envs:
+            self.envs.set(table, {key: value})
+        self.metrics = MetricsRegistry(self.cluster, len(self.cluster.metas), len(self.cluster.replicas))
+        self.failover = Failover(self, cfg.failure_detection_s)
+        self.metrics.alive = self.failover.alive
+        by_role = {(s.kind, s.index): s for s in self.services}
+        self.metrics.sessions = lambda role, index: len(by_role[(role, index)].conns)
 
     def info(self) -> dict:
         c = self.cluster
@@ -107,6 +127,8 @@ class OneboxRuntime:
         self._stopped = True
         if self.control is not None:
             self.control.stop()
+        if self.failover is not None:
+            self.failover.stop()
         for s in self.services:
             try:
                 s.stop()
@@ -125,7 +147,8 @@ class OneboxRuntime:
         return "pong"
 
     def op_info(self) -> dict:
-        return {**self.info(), "cluster": self.cluster.describe(), "faults": self.faults.describe()}
+        return {**self.info(), "cluster": self.cluster.describe(), "faults": self.faults.describe(),
+                "app_envs": self.envs.get(), "failover": self.failover.describe()}
 
     def op_shutdown(self) -> str:
         return "stopping"  # the control server calls request_stop() after answering
@@ -185,6 +208,52 @@ class OneboxRuntime:
 
     def op_counters(self, reset=False) -> dict:
         return self.stats.snapshot(reset=bool(reset))
+
+    # table envs (app_envs.py)
+    def op_set_app_env(self, table, envs, validate=True) -> dict:
+        if not isinstance(envs, dict):
+            raise ValueError("envs must be an object {key: value}")
+        return self.envs.set(table, envs, validate=bool(validate))
+
+    def op_del_app_env(self, table, keys) -> dict:
+        return self.envs.delete(table, list(keys))
+
+    def op_clear_app_env(self, table, prefix="") -> dict:
+        return self.envs.clear(table, str(prefix))
+
+    def op_app_envs(self, table=None) -> dict:
+        return self.envs.get(table)
+
+    # replica kill / restart (failover.py)
+    def op_kill_replica(self, replica) -> dict:
+        return self.failover.kill(replica)
+
+    def op_restart_replica(self, replica) -> dict:
+        return self.failover.restart(replica)
+
+    def op_kill_meta(self, meta) -> dict:
+        return self.failover.kill_meta(meta)
+
+    def op_restart_meta(self, meta) -> dict:
+        return self.failover.restart_meta(meta)
+
+    def op_failure_detection(self, seconds=None) -> dict:
+        if seconds is not None:
+            self.failover.set_grace(seconds)
+        return self.failover.describe()
+
+    # server metrics (server_metrics.py), the same JSON as GET /metrics
+    def op_metrics(self, role="replica", index=0, query="") -> dict:
+        services = [s for s in self.services if s.kind == role and s.index == index]
+        if not services:
+            raise ClusterError(f"no {role} server with index {index!r}")
+        s = services[0]
+        status, body = self.metrics.snapshot(role, index, s.addr.rpartition(":")[0],
+                                             self.cluster.replicas[index].port if role == "replica"
+                                             else self.cluster.metas[index].port, query)
+        if status != 200:
+            raise ValueError(body["error_message"])
+        return body
 
 
 def run(config: OneboxConfig, announce, stop_on_stdin_eof: bool = False) -> int:

@@ -17,21 +17,20 @@ from gevent import socket
 from gevent.lock import Semaphore
 from gevent.server import StreamServer
 
-from pegload.client.wire import RPC_CLEAR_SCANNER, RPC_QUERY_CFG, FrameError, WireError, encode_response
-from pegload.client.wire.errors import ERR_BUSY, ERR_HANDLER_NOT_FOUND, ERR_OK, ERR_UNKNOWN
+from pegload.client.wire import RPC_QUERY_CFG, FrameError, WireError, encode_response
+from pegload.client.wire.errors import ERR_HANDLER_NOT_FOUND, ERR_OK
 from pegload.client.wire.frames import MSG_ONEWAY
 
-from . import faults as F
+from . import http_endpoint, meta_admin, replica_request
 from .conn_limits import OFFLOAD_DECODE_BYTES, FrameReader, LimitError
 from .meta import query_config
-from .routing import admit
 
 log = logging.getLogger("pegload.onebox")
 
 # gevent's recv returns without yielding while data is waiting, so a connection that keeps its
 # socket full would starve the others (and the reply-delay timers): yield after big batches
 YIELD_AFTER_FRAMES = 32
-CLOSE = object()  # handler outcome: cut the connection
+CLOSE = replica_request.CLOSE  # handler outcome: cut the connection
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -64,7 +63,11 @@ class Connection:
             except OSError:
                 self.close()
 
-    def send_later(self, data: bytes) -> None:
+    def send_later(self, data) -> None:
+        if data.__class__ is not bytes:
+            data = data()  # a request throttled with "delay" runs now (replica_request.py)
+            if data is None:
+                return
         self.send(data)
 
     def send_at(self, deadline: float, data: bytes) -> None:
@@ -148,11 +151,17 @@ class Service:
     def _serve_frames(self, conn: Connection, reader: FrameReader) -> None:
         handle = self._handle_replica if self.kind == "replica" else self._handle_meta
         stats = self.runtime.stats
+        first = True
         while not conn.closed:
             try:
                 data = reader.recv()
                 if data is None:
                     return
+                if first:  # HTTP on the RPC port, recognised by the first bytes as upstream does
+                    first = False
+                    is_http, data = http_endpoint.sniff(conn.sock, data)
+                    if is_http:
+                        return http_endpoint.serve(self, conn, data)
                 frames = reader.feed(data)
             except (FrameError, LimitError) as e:
                 stats.bad_frames += 1
@@ -227,52 +236,11 @@ class Service:
         if req.name == RPC_QUERY_CFG:
             resp = query_config(rt.cluster, self.index, req.args, rt.config.send_host_port)
             reply = encode_response(ERR_OK, ack, req.seqid, resp)
+        elif (admin := meta_admin.handle(self, req, frame)) is not None:
+            return admin or None  # RPC_CM_UPDATE_APP_ENV (table envs)
         else:
             rt.stats.count_error(ERR_HANDLER_NOT_FOUND)
             reply = encode_response(ERR_HANDLER_NOT_FOUND, ack, req.seqid)
         return None if req.msg_type == MSG_ONEWAY else reply
 
-    def _handle_replica(self, req, frame):
-        rt = self.runtime
-        name = req.name
-        stats = rt.stats
-        stats.count_request(self.addr, name)
-        delay = 0.0
-        busy = False
-        faults = rt.faults
-        if faults.active:
-            h = req.header
-            outcome, delay = faults.decide(self.index, (h.app_id, h.partition_index))
-            if outcome is not F.SERVE:
-                if outcome is F.CLOSE:
-                    stats.faults["close"] += 1
-                    return CLOSE
-                if outcome is F.DROP:
-                    stats.faults["drop"] += 1
-                    return None
-                busy = True
-        err, part = admit(rt.cluster, self.index, req, frame)
-        if err is None and busy:
-            err = ERR_BUSY
-            stats.faults["busy"] += 1
-        if err is None:
-            try:
-                resp = part.execute(name, req.args, self.addr)
-            except Exception:  # a bug must cost one request, not the server
-                log.exception("replica %s: %s (seqid %d) failed", self.addr, name, req.seqid)
-                err = ERR_UNKNOWN
-            else:
-                if resp is None:
-                    return None  # clear_scanner, or a quirk that never answers
-                reply = encode_response(ERR_OK, name + "_ACK", req.seqid, resp)
-        if err is not None:
-            if name == RPC_CLEAR_SCANNER:
-                return None  # never answered, whatever happened
-            stats.count_error(err)
-            reply = encode_response(err, name + "_ACK", req.seqid)
-        if req.msg_type == MSG_ONEWAY:
-            return None
-        if delay:
-            stats.faults["delayed"] += 1
-            return reply, delay
-        return reply
+    _handle_replica = replica_request.handle  # (self, req, frame): the replica request path

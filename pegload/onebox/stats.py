@@ -19,6 +19,8 @@ class Stats:
         self.by_server: dict[str, dict[str, int]] = {}  # "ip:port" -> rpc name -> count
         self.errors: dict[str, int] = {}  # frame error name -> replies sent with it
         self.faults = {"busy": 0, "drop": 0, "close": 0, "delayed": 0, "stalled_batches": 0}
+        # table-env throttling: "throttling_{delayed,rejected}_{read,write,backup}_requests" -> n
+        self.throttling: dict[str, int] = {}
         self.connections = 0
         self.bad_frames = 0
 
@@ -41,6 +43,7 @@ class Stats:
             "by_server": {k: dict(v) for k, v in self.by_server.items()},
             "errors": dict(self.errors),
             "faults": dict(self.faults),
+            "throttling": dict(self.throttling),
             "connections": self.connections,
             "bad_frames": self.bad_frames,
         }
