@@ -244,7 +244,7 @@ class RunSession:
                 merged.add(self.acc.totals(p.name, op).hist("lateness"))
             lateness = merged.percentiles([99.0])[99.0] if merged.total else None
         return PhaseCheck(
-            name=p.name, open_loop=p.open_loop, target_rate=p.rate, planned_ops=p.ops,
+            name=p.name, open_loop=p.open_loop, target_rate=p.rate, planned_ops=p.ops, planned_s=p.planned_s,
             measured_s=(end - start) if end is not None else None, stopped_early=stopped,
             sent=sum(sum(st.done[w].sent.values()) for w in finished),
             recorded=sum(st.recorded.get(w, 0) for w in finished),

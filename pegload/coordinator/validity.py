@@ -40,6 +40,7 @@ class PhaseCheck:
     open_loop: bool = False
     target_rate: float | None = None
     planned_ops: int | None = None
+    planned_s: float | None = None  # the plan's measured length (PhasePlan.planned_s, the schedule owner's)
     measured_s: float | None = None
     stopped_early: bool = False
     sent: int = 0  # ops the workers say they issued (PhaseDone)
@@ -90,8 +91,8 @@ def judge_phase(check: PhaseCheck) -> tuple[list[str], dict[str, Any]]:
             reasons.append(f"{where}: {check.dropped:,} of {scheduled:,} scheduled ops never started "
                            f"({check.dropped / scheduled:.1%}): the schedule was not kept "
                            "(too few greenlets for the latency, or the client was saturated)")
-        if check.planned_ops and check.target_rate and check.measured_s and not check.stopped_early:
-            planned_s = check.planned_ops / check.target_rate
+        if check.planned_ops and check.planned_s and check.measured_s and not check.stopped_early:
+            planned_s = check.planned_s
             if check.measured_s > planned_s * (1 + OVERRUN_LIMIT) + 0.5:
                 reasons.append(f"{where}: {check.planned_ops:,} ops scheduled over {planned_s:.1f} s "
                                f"took {check.measured_s:.1f} s: the schedule was not kept")

@@ -54,7 +54,7 @@ def test_drops_after_a_stop_request_are_not_a_shortfall():
 
 
 def test_op_count_phase_that_took_far_longer_than_its_schedule():
-    validity, _ = judge_run([check(open_loop=True, target_rate=100, planned_ops=1000, measured_s=15.0)])
+    validity, _ = judge_run([check(open_loop=True, target_rate=100, planned_ops=1000, planned_s=10.0, measured_s=15.0)])
     assert not validity.valid and "took 15.0 s" in validity.reasons[0]
     validity, _ = judge_run([check(open_loop=True, target_rate=100, planned_ops=1000, measured_s=10.4)])
     assert validity.valid
