@@ -112,6 +112,9 @@ class PhaseDone(Message):
     dropped: int = 0  # open loop: scheduled ops never started because the phase ended
     stopped_early: bool = False
     verify_examples: list[str] = field(default_factory=list)  # first verification failures
+    slots: int = 0  # measured slots (open loop) or ops (closed loop, ops phase) this worker was assigned
+    late_sent: int = 0  # measured ops sent after the phase's planned end (drain work)
+    arrivals: str = ""  # the arrival process that ran (open loop): "uniform", "poisson"
 
 
 @dataclass(frozen=True)
