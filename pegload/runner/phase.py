@@ -35,7 +35,7 @@ from pegload.client.errors import PegasusError
 from pegload.metrics import IntervalRecorder, OpRecorder
 from pegload.runner.ops import EXECUTORS, SELF_COMPLETING, Failures
 from pegload.runner.selfcheck import SelfCheck
-from pegload.runner.timer import make_waiter
+from pegload.runner.timer import SlotWaiter
 from pegload.workload import OpenLoopSchedule, WorkerWorkload, split_count
 
 _perf_ns = time.perf_counter_ns
@@ -117,7 +117,7 @@ class PhaseRunner:
         self.budgets = split_count(measured_ops, concurrency) if schedule is None and measured_ops is not None \
             else None
         self.stop = Event()  # for waits; the closed loop polls the plain flag (cheaper per op)
-        self.wait = wait if wait is not None else make_waiter(self.stop)
+        self.wait = wait if wait is not None else SlotWaiter()  # (due_ns) -> stopped?; .stop() wakes all
         self._stopping = False
         self.measured_slots_taken = 0
         self._kinds: dict[str, _OpKind] = {}
@@ -128,6 +128,9 @@ class PhaseRunner:
     def request_stop(self) -> None:
         self._stopping = True
         self.stop.set()
+        wake = getattr(self.wait, "stop", None)
+        if wake is not None:
+            wake()
 
     def run(self) -> tuple[dict[str, int], int, bool]:
         delay = (self.clock.t0_ns - self.now_ns()) / 1e9
