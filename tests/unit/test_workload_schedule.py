@@ -10,7 +10,7 @@ from pegload.coordinator.phases import phase_plans
 from pegload.coordinator.validity import PhaseCheck, judge_run
 from pegload.scenario import load_scenario_text
 from pegload.workload.pacing import OpenLoopSchedule, worker_schedule
-from pegload.workload.schedule import BLOCK, PhaseSchedule
+from pegload.workload.schedule import BLOCK, SUB, PhaseSchedule
 
 
 def slots(schedule):
@@ -95,9 +95,12 @@ def test_poisson_gaps_are_exponential_at_the_mean_rate():
     # exponential: sd == mean, and P(gap > mean) = 1/e
     assert statistics.pstdev(gaps) == pytest.approx(1 / rate, rel=0.02)
     assert sum(g > 1 / rate for g in gaps) / len(gaps) == pytest.approx(math.exp(-1), abs=0.005)
-    # block boundaries are invisible: gaps across them look like the others
+    # block and sub-block boundaries are invisible: gaps across them look like the others
     across = [gaps[k * BLOCK - 1] for k in range(1, n // BLOCK)]
     assert statistics.fmean(across) == pytest.approx(1 / rate, rel=0.15)
+    across_sub = [gaps[k * SUB - 1] for k in range(1, n // SUB) if k * SUB % BLOCK]
+    assert statistics.fmean(across_sub) == pytest.approx(1 / rate, rel=0.05)
+    assert statistics.pstdev(across_sub) == pytest.approx(1 / rate, rel=0.1)
 
 
 def test_poisson_windows_count_the_actual_slots():
