@@ -73,3 +73,32 @@ def test_main_job_like_run_reports_its_timer_and_keeps_the_plan(private_onebox):
 def test_the_strategy_is_chosen_by_the_environment(private_onebox):
     _, phases = run_session(private_onebox, worker_env={"PEGLOAD_TIMER": "epoll"})
     assert {s["timer"] for w in (0, 1) for s in phases["run"].samples[w]} == {"epoll"}
+
+
+RAMPED = """\
+workers: 2
+concurrency: 8
+load: false
+data: {hash_keys: 200, sort_keys: 10}
+phases:
+  - name: ramped
+    ops: 3000
+    rate: 1000
+    ramp: {from: 100, over: 4s}
+    mix: {get: 1}
+"""
+
+
+def test_ops_plus_ramp_runs_as_long_as_its_plan_says(private_onebox):
+    # 2,200 ops during the ramp (4 s), 800 more at 1,000/s: 4.8 s, where ops / rate says 3 s
+    sc = load_scenario_text(RAMPED, "ramped.yaml")
+    plan = phase_plans(sc)[0]
+    assert plan.planned_s == pytest.approx(4.8, abs=0.01)
+    session = RunSession(sc, Target(name="onebox", meta=tuple(private_onebox.meta_addrs), table="temp"))
+    result = session.execute()
+    assert result.status.exit_code == 0
+    st = session.phases[0]
+    span = session.acc.phase_spans["ramped"]
+    assert span[1] - span[0] == pytest.approx(plan.planned_s, abs=0.5)
+    assert sum(sum(d.sent.values()) for d in st.done.values()) == 3000
+    assert not [r for r in result.validity.reasons if "schedule" in str(r)], result.validity.reasons
