@@ -8,7 +8,10 @@ own before ``patch_all()`` except :mod:`pegload.runner.timer`, which picks the e
 """
 from pegload.runner import timer  # noqa: I001  (imports only os/time/dataclasses: safe before patching)
 
-timer.configure()  # the event loop's backend must be chosen before gevent's hub exists
+try:
+    timer.configure()  # the event loop's backend must be chosen before gevent's hub exists
+except ValueError as e:  # a bad PEGLOAD_TIMER: say so in the worker's log (the coordinator shows it)
+    raise SystemExit(f"pegload worker: {e}") from None
 
 from gevent import monkey  # noqa: E402
 
