@@ -17,7 +17,8 @@ keys at the given total rate) against one embedded onebox started for the whole 
 
 Lateness is from each op's slot to its send (``docs/harness.md``); CPU is the worker process's
 CPU time over the measured wall time, from its self-check (the loop-lag probe included, which
-every strategy pays alike). Every round runs every (strategy, rate) back to back, so machine
+every strategy pays alike). The timer column is what the workers reported (``selfcheck["timer"]``,
+kept per worker in summary.json's self_check; "?" where a summary does not keep it). Every round runs every (strategy, rate) back to back, so machine
 noise hits them alike; the table shows medians over rounds, and each strategy's lateness p50 and
 CPU as a ratio to epoll's in the same round (median of the per-round ratios).
 
@@ -154,7 +155,8 @@ def bench_main_job(strategies, rounds) -> None:
         rows = results[strategy]
         timers = ",".join(sorted({t for r in rows for t in r["timer"]}))
         gap = statistics.median(r["resp_p50"] - r["svc_p50"] for r in rows)
-        print(f"{strategy:13s} {timers:24s} {median(rows, 'late_p50'):>6.0f} µs {median(rows, 'late_p99') / 1000:>5.2f} ms "
+        print(f"{strategy:13s} {timers:24s} {median(rows, 'late_p50'):>6.0f} µs "
+              f"{median(rows, 'late_p99') / 1000:>5.2f} ms "
               f"{median(rows, 'late_p999') / 1000:>5.2f} ms {median(rows, 'resp_p50'):>9.0f} µs "
               f"{median(rows, 'svc_p50'):>5.0f} µs {gap:>6.0f} µs {median(rows, 'cpu'):>10.1%}")
 
