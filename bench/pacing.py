@@ -18,9 +18,10 @@ keys at the given total rate) against one embedded onebox started for the whole 
 Lateness is from each op's slot to its send (``docs/harness.md``); CPU is the worker process's
 CPU time over the measured wall time, from its self-check (the loop-lag probe included, which
 every strategy pays alike). The timer column is what the workers reported (``selfcheck["timer"]``,
-kept per worker in summary.json's self_check; "?" where a summary does not keep it). Every round runs every (strategy, rate) back to back, so machine
-noise hits them alike; the table shows medians over rounds, and each strategy's lateness p50 and
-CPU as a ratio to epoll's in the same round (median of the per-round ratios).
+kept per worker in summary.json's self_check; "?" where a summary does not keep it). Every
+round runs every (strategy, rate) back to back, so machine noise hits them alike; the table shows
+medians over rounds, and each strategy's lateness p50 and CPU as a ratio to epoll's in the same
+round (median of the per-round ratios).
 
 ``--main-job`` runs ``scenarios/readheavy.yaml`` itself (its own onebox, 2 workers) per strategy
 and prints lateness, get response and service p50 (the goals: lateness p50 <= 100 µs, p99 <= 1 ms,
