@@ -101,8 +101,8 @@ class PhaseRunner:
         # backlog may be drained past it
         plan = schedule.plan if schedule is not None else None
         planned_s = plan.planned_s if plan is not None else None
-        self.planned_end_ns = (clock.t0_ns + int((plan.warmup_s + planned_s) * 1e9)) if planned_s is not None \
-            else self.end_ns
+        self.planned_end_ns = (clock.t0_ns + int((plan.warmup_s + planned_s) * 1e9)) \
+            if plan is not None and planned_s is not None else self.end_ns
         self.drain_until_ns = (self.planned_end_ns + int((2 * timeout_s + 1.0) * 1e9)) \
             if self.planned_end_ns is not None else None
         self.arrivals = plan.arrivals if plan is not None else ""

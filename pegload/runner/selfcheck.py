@@ -66,7 +66,7 @@ class SelfCheck:
         self._gc_n = 0
         self.behind = 0  # measured open-loop ops taken after their slot (no greenlet was free)
         self.behind_wait_ns = 0  # their total time from slot to being taken
-        self._probe = None
+        self._probe: Any = None  # a gevent timer watcher while started
         self._due_ns = 0
 
     def start(self) -> None:
@@ -75,10 +75,10 @@ class SelfCheck:
         # already past), the same rule _on_probe follows to know when it was due. Unref'd: the
         # probe alone must not keep the loop running.
         loop = gevent.get_hub().loop
-        self._probe = loop.timer(LAG_PROBE_PERIOD_S, LAG_PROBE_PERIOD_S, ref=False)
+        probe = self._probe = loop.timer(LAG_PROBE_PERIOD_S, LAG_PROBE_PERIOD_S, ref=False)
         loop.update_now()  # armed against a fresh clock, not libev's time of the last loop turn
         self._due_ns = time.perf_counter_ns() + _PERIOD_NS
-        self._probe.start(self._on_probe)
+        probe.start(self._on_probe)
 
     def stop(self) -> None:
         if self._on_gc in gc.callbacks:

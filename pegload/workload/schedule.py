@@ -147,7 +147,7 @@ class PhaseSchedule:
             raise ValueError("give duration_s or ops, not both")
         self.rate = float(rate)
         self.ramp_s = float(ramp_s) if ramp_s and start_rate is not None else 0.0
-        self.start_rate = float(start_rate) if self.ramp_s else self.rate
+        self.start_rate = float(start_rate) if self.ramp_s and start_rate is not None else self.rate
         self.warmup_s = float(warmup_s)
         self.duration_s = None if duration_s is None else float(duration_s)
         self.ops = None if ops is None else int(ops)
