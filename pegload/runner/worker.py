@@ -36,7 +36,6 @@ from pegload.runner.protocol import (HEARTBEAT_PERIOD_S, FrameReader, Heartbeat,
                                      StopPhase, WorkerFailed, encode)
 from pegload.runner.selfcheck import SelfCheck
 from pegload.workload import WorkerWorkload
-from pegload.workload.pacing import worker_schedule
 
 LOAD_PHASE_INDEX = -1  # same convention as pegload.coordinator.phases
 LOAD_PHASE_NAME = "load"
@@ -194,8 +193,7 @@ class Worker:
         else:
             pw = ww.phase(index)
             p = pw.phase
-            # the open-loop share comes from the one schedule owner (seeded like the coordinator's plan)
-            schedule = worker_schedule(sc, index, self.worker_id, self.plan.worker_count)
+            schedule = pw.schedule  # this worker's share of the one seeded schedule (workload.schedule)
             name, measured_ops, duration, warmup = p.name, pw.measured_ops, p.duration_s, p.warmup_s
 
             def factory(g: int):

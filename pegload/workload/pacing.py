@@ -71,18 +71,6 @@ class OpenLoopSchedule:
         return int(self._time_of(i) * 1e9), i >= self.first_measured
 
 
-def make_schedule(phase, worker: int, workers: int, *, seed: int = 0) -> OpenLoopSchedule | None:
-    """The schedule of ``worker`` for a scenario Phase; None for closed-loop phases. Prefer
-    :func:`worker_schedule` (scenario + index): it seeds Poisson arrivals from the scenario."""
-    if not phase.open_loop:
-        return None
-    ramp = phase.ramp
-    plan = PhaseSchedule(phase.rate, start_rate=ramp.start_rate if ramp else None,
-                         ramp_s=ramp.duration_s if ramp else 0.0, warmup_s=phase.warmup_s,
-                         duration_s=phase.duration_s, ops=phase.ops, arrivals=phase.arrivals, seed=seed)
-    return OpenLoopSchedule.share(plan, worker, workers)
-
-
 def worker_schedule(scenario, index: int, worker: int, workers: int) -> OpenLoopSchedule | None:
     """Worker ``worker``'s share of ``scenario.phases[index]``'s plan (None: closed loop)."""
     plan = phase_schedule(scenario, index)
