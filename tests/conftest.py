@@ -93,7 +93,7 @@ class RawConnection:
             return self.sock.recv(1 << 16) == b""
         except ConnectionResetError:
             return True
-        except socket.timeout:
+        except TimeoutError:
             return False
 
     def close(self) -> None:

@@ -27,8 +27,16 @@ import gevent
 
 from .connection import Connection
 from .counters import RetryCounters
-from .errors import Busy, ClientClosed, ConnectionLost, PegasusError, ProtocolError, RequestTimeout, \
-    StaleRoute, server_error
+from .errors import (
+    Busy,
+    ClientClosed,
+    ConnectionLost,
+    PegasusError,
+    ProtocolError,
+    RequestTimeout,
+    StaleRoute,
+    server_error,
+)
 from .meta import MetaResolver
 from .pool import ConnectionPool
 from .routing import TableConfig

@@ -18,10 +18,13 @@ from gevent.event import AsyncResult
 from .errors import ClientClosed, MetaError, PegasusError, server_error
 from .pool import ConnectionPool
 from .routing import TableConfig, primary_address
-from .wire.fastpath import RequestEncoder, reply_error, reply_result
 from .wire.errors import (
-    ERR_BUSY_CREATING, ERR_FORWARD_TO_OTHERS, ERR_SERVICE_NOT_ACTIVE, ERR_UNDER_RECOVERY,
+    ERR_BUSY_CREATING,
+    ERR_FORWARD_TO_OTHERS,
+    ERR_SERVICE_NOT_ACTIVE,
+    ERR_UNDER_RECOVERY,
 )
+from .wire.fastpath import RequestEncoder, reply_error, reply_result
 from .wire.messages import QueryCfgRequest, QueryCfgResponse, parse_address
 from .wire.rpc import RPC_QUERY_CFG
 

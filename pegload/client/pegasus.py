@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import logging
 
-from .errors import PegasusError, StorageError, error_types
-from .scanner import Scanner, ScanSpec
 from .args import to_bytes
 from .callpath import DEFAULT_TIMEOUT_MS
+from .errors import PegasusError, StorageError, error_types
+from .scanner import Scanner, ScanSpec
 from .table import Table
 from .wire.messages import CasCheckType as cas_check_type
 from .wire.messages import FilterType as filter_type
@@ -121,7 +121,7 @@ class Pegasus:
         ``counters.snapshot()``; the same object as ``self.table.counters``."""
         return self.table.counters
 
-    def __enter__(self) -> "Pegasus":
+    def __enter__(self) -> Pegasus:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -25,7 +25,7 @@ class TableConfig:
     version: int = 0
 
     @classmethod
-    def from_response(cls, table_name: str, resp, version: int, source: str = "meta") -> "TableConfig":
+    def from_response(cls, table_name: str, resp, version: int, source: str = "meta") -> TableConfig:
         """Validate a ``QueryCfgResponse`` whose ``err`` is ERR_OK; raise MetaError otherwise."""
         if resp.err == ERR_OBJECT_NOT_FOUND:
             raise TableNotFound(f"table {table_name!r} does not exist (answer of {source})",

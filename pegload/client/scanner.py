@@ -81,7 +81,7 @@ class Scanner:
     # ------------------------------------------------------------------ construction
     @classmethod
     def for_hash_key(cls, path, hash_key: bytes, start_sort_key: bytes, stop_sort_key: bytes,
-                     spec: ScanSpec) -> "Scanner":
+                     spec: ScanSpec) -> Scanner:
         if spec.hash_key_filter_type:
             raise ValueError("get_scanner: hash-key filters apply to unordered scanners only "
                              "(a single-hash-key scan with a hash-key prefix filter can crash a real server)")
@@ -102,7 +102,7 @@ class Scanner:
         return cls(path, parts, start, start_incl, stop, stop_incl, spec, crc64(hash_key))
 
     @classmethod
-    def for_table(cls, path, max_split_count: int, spec: ScanSpec) -> list["Scanner"]:
+    def for_table(cls, path, max_split_count: int, spec: ScanSpec) -> list[Scanner]:
         cfg = path.config
         if cfg is None:
             raise ClientClosed(f"table {path.table_name!r} is closed or was never opened")

@@ -67,7 +67,7 @@ class FrameServer:
         self.peers: list[Peer] = []
         self._server = StreamServer(("127.0.0.1", port), self._serve)
 
-    def start(self) -> "FrameServer":
+    def start(self) -> FrameServer:
         self._server.start()
         return self
 
@@ -87,7 +87,7 @@ class FrameServer:
         self._server.stop(timeout=0)
         self.close_connections()
 
-    def __enter__(self) -> "FrameServer":
+    def __enter__(self) -> FrameServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -212,7 +212,7 @@ class CannedServer:
         self._server = StreamServer(("127.0.0.1", port), self._serve)
         self._kw = kw
 
-    def start(self) -> "CannedServer":
+    def start(self) -> CannedServer:
         self._server.start()
         self.handle = canned_handler(f"127.0.0.1:{self._server.server_port}", **self._kw)
         return self
@@ -289,7 +289,7 @@ class FakeNetwork:
         """The server is gone: connects are refused (open connections see it on their next call)."""
         self.handlers.pop(address, None)
 
-    def connection(self, address: str, on_reconnect=None) -> "FakeConnection":
+    def connection(self, address: str, on_reconnect=None) -> FakeConnection:
         """The ``connection_factory`` of ``Table``."""
         conn = FakeConnection(self, address, on_reconnect)
         self.connections.append(conn)

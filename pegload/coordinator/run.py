@@ -23,13 +23,21 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from pegload.coordinator.interrupts import Interrupts
 from pegload.coordinator.progress import Progress
-from pegload.coordinator.session import (EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED,
-                                         EXIT_SLO_BREACH, RunFailed, RunSession)
+from pegload.coordinator.session import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_RUN_FAILED,
+    EXIT_SLO_BREACH,
+    RunFailed,
+    RunSession,
+)
 from pegload.report import ReportPaths, RunResult, write_report
 from pegload.report.summary import record_exit_code
 from pegload.report.writer import ReportDirError, ReportWriteError, clear_run, prepare_report_dir

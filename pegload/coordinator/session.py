@@ -25,8 +25,19 @@ from pegload.coordinator.validity import IntervalCount, PhaseCheck, failure_reas
 from pegload.coordinator.workers import Event, LocalLauncher, WorkerPool, WorkerStartError
 from pegload.metrics import IntervalSnapshot, LatencyHistogram, RunAccumulator
 from pegload.report import PhaseInfo, RunResult, RunStatus
-from pegload.runner.protocol import (HEARTBEAT_SILENCE_S, INTERVAL_S, InitFailed, Interval, PhaseDone, Plan,
-                                     Ready, Shutdown, StartPhase, StopPhase, WorkerFailed)
+from pegload.runner.protocol import (
+    HEARTBEAT_SILENCE_S,
+    INTERVAL_S,
+    InitFailed,
+    Interval,
+    PhaseDone,
+    Plan,
+    Ready,
+    Shutdown,
+    StartPhase,
+    StopPhase,
+    WorkerFailed,
+)
 from pegload.scenario import Scenario, Target, scenario_hash
 
 EXIT_OK = 0

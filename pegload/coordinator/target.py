@@ -16,7 +16,6 @@ from pegload.onebox import Onebox, OneboxError
 from pegload.report.model import TargetFingerprint
 from pegload.scenario import Target
 
-
 # Error names of ops that never reached a server (connection refused, reset, no meta answering).
 CONNECTION_FAILURES = frozenset({"ERR_SESSION_RESET", "ERR_NO_META_SERVER", "ERR_NETWORK_FAILURE"})
 # An interval in which at least this share of the ops (and UNREACHABLE_MIN_OPS) failed to connect

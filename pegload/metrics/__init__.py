@@ -32,12 +32,33 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # type checkers see the real names; at run time they load on first use
-    from pegload.metrics.accumulator import (STAT_PERCENTILES, IntervalOpStats, IntervalStats, KindStats,
-                                             OpTotals, RunAccumulator, kind_stats)
-    from pegload.metrics.histogram import (COUNTS_LEN, HIGHEST_US, KINDS, LOWEST_US, MISS, OK,
-                                           SIGNIFICANT_DIGITS, HistogramFormatError, LatencyHistogram,
-                                           clamp_us, counts_index, highest_equivalent, lowest_equivalent,
-                                           median_equivalent, percentile_rank, slot_width)
+    from pegload.metrics.accumulator import (
+        STAT_PERCENTILES,
+        IntervalOpStats,
+        IntervalStats,
+        KindStats,
+        OpTotals,
+        RunAccumulator,
+        kind_stats,
+    )
+    from pegload.metrics.histogram import (
+        COUNTS_LEN,
+        HIGHEST_US,
+        KINDS,
+        LOWEST_US,
+        MISS,
+        OK,
+        SIGNIFICANT_DIGITS,
+        HistogramFormatError,
+        LatencyHistogram,
+        clamp_us,
+        counts_index,
+        highest_equivalent,
+        lowest_equivalent,
+        median_equivalent,
+        percentile_rank,
+        slot_width,
+    )
     from pegload.metrics.levels import LATENCY_STATS, LEVELS, PERCENTILES
     from pegload.metrics.recorder import IntervalRecorder, IntervalSnapshot, OpInterval, OpRecorder
 

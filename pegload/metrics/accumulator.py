@@ -3,8 +3,8 @@ per-interval series (percentiles for the time charts, encoded histograms for the
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 from pegload.metrics.histogram import KINDS, MISS, OK, LatencyHistogram
 from pegload.metrics.levels import LEVELS, PERCENTILES

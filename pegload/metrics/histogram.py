@@ -9,8 +9,8 @@ import struct
 import sys
 import zlib
 from bisect import bisect_left
+from collections.abc import Sequence
 from itertools import accumulate
-from typing import Sequence
 
 import pyhdrh
 from hdrh.histogram import HdrHistogram

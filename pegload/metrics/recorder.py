@@ -10,8 +10,18 @@ from dataclasses import dataclass, field
 
 from hdrh.histogram import HdrHistogram
 
-from pegload.metrics.histogram import (_HALF, _HALF_MAG, _SHIFT, _SUB_COUNT, COUNTS_LEN, HIGHEST_US, OK,
-                                       LatencyHistogram, clamp_us, counts_index)
+from pegload.metrics.histogram import (
+    _HALF,
+    _HALF_MAG,
+    _SHIFT,
+    _SUB_COUNT,
+    COUNTS_LEN,
+    HIGHEST_US,
+    OK,
+    LatencyHistogram,
+    clamp_us,
+    counts_index,
+)
 
 
 def _fix_tracking(h: HdrHistogram, total: int) -> None:

@@ -24,7 +24,10 @@ from pegload.client.wire import parse_address
 
 from .config import DEFAULT_HOST, DEFAULT_TABLES, OneboxConfig
 from .conn_limits import (
-    DEFAULT_FRAME_TIMEOUT_S, DEFAULT_IDLE_TIMEOUT_S, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_FRAME_BYTES,
+    DEFAULT_FRAME_TIMEOUT_S,
+    DEFAULT_IDLE_TIMEOUT_S,
+    DEFAULT_MAX_BUFFERED_BYTES,
+    DEFAULT_MAX_FRAME_BYTES,
 )
 from .control_client import ControlClient, ControlError
 
@@ -64,7 +67,7 @@ class Onebox:
         self.info: dict = {}
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self) -> "Onebox":
+    def start(self) -> Onebox:
         if self._proc is not None:
             raise OneboxError("this onebox is already started")
         argv = [self._python, "-m", "pegload.onebox", *self.config.to_argv(),
@@ -168,7 +171,7 @@ class Onebox:
         self._proc = None
         self._control = None
 
-    def __enter__(self) -> "Onebox":
+    def __enter__(self) -> Onebox:
         return self.start()
 
     def __exit__(self, *exc) -> None:

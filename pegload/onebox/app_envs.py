@@ -24,14 +24,34 @@ import logging
 import time
 
 from pegload.client.wire import (
-    RPC_BATCH_GET, RPC_CHECK_AND_MUTATE, RPC_CHECK_AND_SET, RPC_GET,
-    RPC_GET_SCANNER, RPC_INCR, RPC_MULTI_GET, RPC_SCAN, RPC_SORTKEY_COUNT, RPC_TTL, RPCS,
+    RPC_BATCH_GET,
+    RPC_CHECK_AND_MUTATE,
+    RPC_CHECK_AND_SET,
+    RPC_GET,
+    RPC_GET_SCANNER,
+    RPC_INCR,
+    RPC_MULTI_GET,
+    RPC_SCAN,
+    RPC_SORTKEY_COUNT,
+    RPC_TTL,
+    RPCS,
 )
 from pegload.client.wire.errors import ERR_INVALID_STATE
 
 from .throttling import (
-    BACKUP_QPS, DELAY, PASS, READ_QPS, READ_SIZE, REJECT, THROTTLING_KEYS, WRITE_QPS, WRITE_SIZE,
-    ThrottleParseError, TokenBucketController, WindowController, validate_env,
+    BACKUP_QPS,
+    DELAY,
+    PASS,
+    READ_QPS,
+    READ_SIZE,
+    REJECT,
+    THROTTLING_KEYS,
+    WRITE_QPS,
+    WRITE_SIZE,
+    ThrottleParseError,
+    TokenBucketController,
+    WindowController,
+    validate_env,
 )
 
 log = logging.getLogger("pegload.onebox")

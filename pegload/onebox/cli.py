@@ -7,12 +7,22 @@ import json
 import logging
 import sys
 
-from .conn_limits import (
-    DEFAULT_FRAME_TIMEOUT_S, DEFAULT_IDLE_TIMEOUT_S, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_FRAME_BYTES,
-)
 from .config import (
-    DEFAULT_HOST, DEFAULT_META_PORTS, DEFAULT_REPLICA_PORTS, DEFAULT_TABLES, ConfigError, OneboxConfig,
-    parse_app_env, parse_ports, parse_table,
+    DEFAULT_HOST,
+    DEFAULT_META_PORTS,
+    DEFAULT_REPLICA_PORTS,
+    DEFAULT_TABLES,
+    ConfigError,
+    OneboxConfig,
+    parse_app_env,
+    parse_ports,
+    parse_table,
+)
+from .conn_limits import (
+    DEFAULT_FRAME_TIMEOUT_S,
+    DEFAULT_IDLE_TIMEOUT_S,
+    DEFAULT_MAX_BUFFERED_BYTES,
+    DEFAULT_MAX_FRAME_BYTES,
 )
 
 DESCRIPTION = """\
@@ -162,8 +172,8 @@ def run_cli(args) -> int:
     from .loop import choose_backend
 
     choose_backend()  # before gevent's hub exists: precise reply-delay timers
-    from .runtime import run  # gevent and rocksdict only when we really serve
     from .cluster import ClusterError
+    from .runtime import run  # gevent and rocksdict only when we really serve
     from .storage import StorageError
 
     try:

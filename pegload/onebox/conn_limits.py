@@ -13,7 +13,6 @@ header arrives, so one connection never holds more than one incomplete frame of 
 from __future__ import annotations
 
 import gc
-import socket
 import sys
 from dataclasses import dataclass
 from time import monotonic
@@ -96,7 +95,7 @@ class FrameReader:
             self._timeout = timeout
         try:
             data = self._sock.recv(READ_CHUNK)
-        except socket.timeout:
+        except TimeoutError:
             if held:
                 raise self._stalled() from None
             raise LimitError(f"idle for {lim.idle_timeout_s:g} s (idle timeout)") from None

@@ -14,11 +14,14 @@ import struct
 from typing import Any
 
 from pegload.client.wire import WireError, encode_response
+from pegload.client.wire.errors import (
+    ERR_FORWARD_TO_OTHERS,
+    ERR_INVALID_DATA,
+    ERR_INVALID_PARAMETERS,
+    ERR_OK,
+)
 from pegload.client.wire.frames import MSG_ONEWAY, decode_request_header, decode_response_head
 from pegload.client.wire.thrift import TType, _read_str, compile_struct
-from pegload.client.wire.errors import (
-    ERR_FORWARD_TO_OTHERS, ERR_INVALID_DATA, ERR_INVALID_PARAMETERS, ERR_OK,
-)
 
 from .app_envs import AppEnvError
 

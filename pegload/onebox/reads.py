@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from pegload.client.wire import (
-    BatchGetResponse, CountResponse, FullData, KeyValue, MultiGetResponse, ReadResponse, TtlResponse,
+    BatchGetResponse,
+    CountResponse,
+    FullData,
+    KeyValue,
+    MultiGetResponse,
+    ReadResponse,
+    TtlResponse,
     next_prefix,
 )
 
 from . import value_schema
 from .limits import (
-    INT32_MAX, MAX_HASH_KEY_LEN, MULTI_GET_MAX_ITERATION_COUNT, MULTI_GET_MAX_ITERATION_SIZE, Deadline,
+    INT32_MAX,
+    MAX_HASH_KEY_LEN,
+    MULTI_GET_MAX_ITERATION_COUNT,
+    MULTI_GET_MAX_ITERATION_SIZE,
+    Deadline,
 )
 from .predicates import FT_MATCH_PREFIX, filter_matches, valid_filter_type
 

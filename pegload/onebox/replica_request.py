@@ -13,7 +13,11 @@ from time import perf_counter_ns
 
 from pegload.client.wire import RPC_CLEAR_SCANNER, RPCS, encode_response
 from pegload.client.wire.errors import (
-    ERR_BUSY, ERR_HANDLER_NOT_FOUND, ERR_OBJECT_NOT_FOUND, ERR_OK, ERR_UNKNOWN,
+    ERR_BUSY,
+    ERR_HANDLER_NOT_FOUND,
+    ERR_OBJECT_NOT_FOUND,
+    ERR_OK,
+    ERR_UNKNOWN,
 )
 from pegload.client.wire.frames import MSG_ONEWAY
 

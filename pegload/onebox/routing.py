@@ -6,7 +6,11 @@ import struct
 
 from pegload.client.wire import RPC_PUT, RPC_REMOVE, RPCS, key_hash, thread_hash
 from pegload.client.wire.errors import (
-    ERR_HANDLER_NOT_FOUND, ERR_INVALID_DATA, ERR_INVALID_PARAMETERS, ERR_INVALID_STATE, ERR_OBJECT_NOT_FOUND,
+    ERR_HANDLER_NOT_FOUND,
+    ERR_INVALID_DATA,
+    ERR_INVALID_PARAMETERS,
+    ERR_INVALID_STATE,
+    ERR_OBJECT_NOT_FOUND,
 )
 
 from .cluster import PRIMARY

@@ -8,7 +8,11 @@ handler never yields, so read-after-acknowledged-write holds trivially.
 from __future__ import annotations
 
 from pegload.client.wire import (
-    CheckAndMutateResponse, CheckAndSetResponse, IncrResponse, MultiRemoveResponse, UpdateResponse,
+    CheckAndMutateResponse,
+    CheckAndSetResponse,
+    IncrResponse,
+    MultiRemoveResponse,
+    UpdateResponse,
 )
 
 from .intparse import INT64_MAX, INT64_MIN, parse_int64

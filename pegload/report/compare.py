@@ -7,9 +7,10 @@ throughput over the summed measured time).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence, Union
+from typing import Any, Union
 
 from pegload.metrics import KINDS
 from pegload.report.atomic import atomic_write_text

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Iterable, TextIO
+from collections.abc import Iterable
+from typing import TextIO
 
 from pegload import __version__
-from pegload.metrics import IntervalStats, KINDS
+from pegload.metrics import KINDS, IntervalStats
 
 FORMAT_VERSION = "1.3"
 MAX_VALUE_UNIT_RATIO = 1000.0  # Interval_Max column in ms

@@ -18,6 +18,7 @@ from typing import Any
 from pegload import __version__
 from pegload.metrics import RunAccumulator
 
+
 @dataclass(frozen=True)
 class PhaseInfo:
     """One phase as the coordinator ran it. ``start``/``end`` are wall-clock seconds of the

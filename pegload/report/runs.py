@@ -6,12 +6,22 @@ the CLIs turn it into exit code 2.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-from pegload.metrics import (HIGHEST_US, KINDS, LOWEST_US, MISS, OK, SIGNIFICANT_DIGITS,
-                             HistogramFormatError, LatencyHistogram, OpTotals)
+from pegload.metrics import (
+    HIGHEST_US,
+    KINDS,
+    LOWEST_US,
+    MISS,
+    OK,
+    SIGNIFICANT_DIGITS,
+    HistogramFormatError,
+    LatencyHistogram,
+    OpTotals,
+)
 from pegload.report.summary import ALL_OPS, SCHEMA_VERSION, SUMMARY_KIND, op_summary
 
 SUMMARY_FILE = "summary.json"

@@ -6,8 +6,9 @@ SLO that cannot be checked must not pass silently in CI.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from pegload.report.figures import LATENCY_STATS, figure, format_figure
 from pegload.report.summary import ALL_OPS

@@ -8,8 +8,8 @@ approximation with tie and continuity corrections beyond.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from itertools import combinations
-from typing import Sequence
 
 EXACT_LIMIT = 200_000
 

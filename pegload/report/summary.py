@@ -11,9 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pegload.metrics import (HIGHEST_US, KINDS, LOWEST_US, SIGNIFICANT_DIGITS, OpTotals,
-                             RunAccumulator)
-from pegload.metrics.levels import LATENCY_STATS, LEVELS, MEAN
+from pegload.metrics import HIGHEST_US, KINDS, LOWEST_US, SIGNIFICANT_DIGITS, OpTotals, RunAccumulator
+from pegload.metrics.levels import LEVELS, MEAN
 from pegload.report.atomic import atomic_write_text
 from pegload.report.model import PhaseInfo, RunResult
 

@@ -10,8 +10,9 @@ import hashlib
 import json
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence, Union
+from typing import Any, Union
 
 from pegload.metrics import OK, IntervalRecorder, RunAccumulator
 from pegload.report.model import PhaseInfo, RunResult, RunStatus, TargetFingerprint, Validity

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from pegload.metrics import RunAccumulator
 from pegload.report.figures import format_figure, format_rate, format_us

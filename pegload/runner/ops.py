@@ -26,7 +26,7 @@ naming any op of the catalog left without an executor.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from pegload.client.scanner import ScanSpec
 from pegload.metrics import MISS, OK

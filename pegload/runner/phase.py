@@ -25,7 +25,8 @@ its accounting on a simulated clock.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import gevent
 from gevent.event import Event

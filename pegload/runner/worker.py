@@ -28,12 +28,27 @@ from gevent.lock import Semaphore
 from pegload.client import Pegasus
 from pegload.client.errors import PegasusError
 from pegload.metrics import IntervalRecorder
+from pegload.runner import timer
 from pegload.runner.ops import Failures
 from pegload.runner.phase import PhaseClock, PhaseRunner
-from pegload.runner import timer
-from pegload.runner.protocol import (HEARTBEAT_PERIOD_S, FrameReader, Heartbeat, Hello, InitFailed, Interval,
-                                     Message, PhaseDone, Plan, ProtocolError, Ready, Shutdown, StartPhase,
-                                     StopPhase, WorkerFailed, encode)
+from pegload.runner.protocol import (
+    HEARTBEAT_PERIOD_S,
+    FrameReader,
+    Heartbeat,
+    Hello,
+    InitFailed,
+    Interval,
+    Message,
+    PhaseDone,
+    Plan,
+    ProtocolError,
+    Ready,
+    Shutdown,
+    StartPhase,
+    StopPhase,
+    WorkerFailed,
+    encode,
+)
 from pegload.runner.selfcheck import SelfCheck
 from pegload.workload import WorkerWorkload
 

@@ -25,8 +25,17 @@ from .errors import ScenarioError
 from .load import load_scenario, load_scenario_text, scenario_from_dict, scenario_hash
 from .ops import CHECK_TYPES, FILTER_TYPES, OP_NAMES, OPS, WRITE_OPS, OpInfo, Param
 from .schema import (
-    DISTRIBUTIONS, DataLayout, KeyChoice, LoadPhase, OneboxSettings, OpSpec, Phase, Ramp, Scenario,
-    Target, ValueSize,
+    DISTRIBUTIONS,
+    DataLayout,
+    KeyChoice,
+    LoadPhase,
+    OneboxSettings,
+    OpSpec,
+    Phase,
+    Ramp,
+    Scenario,
+    Target,
+    ValueSize,
 )
 from .thresholds import Threshold, ThresholdError, parse_threshold, parse_thresholds
 

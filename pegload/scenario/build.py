@@ -15,10 +15,21 @@ from . import fields as F
 from .errors import Problems, excerpt
 from .fields import INVALID, Section, ok
 from .limits import limit_problems
-from .ops import OPS, OP_NAMES
+from .ops import OP_NAMES, OPS
 from .schema import (
-    ARRIVALS, DISTRIBUTIONS, MODES, DataLayout, KeyChoice, LoadPhase, OneboxSettings, OpSpec, Phase, Ramp,
-    Scenario, Target, ValueSize,
+    ARRIVALS,
+    DISTRIBUTIONS,
+    MODES,
+    DataLayout,
+    KeyChoice,
+    LoadPhase,
+    OneboxSettings,
+    OpSpec,
+    Phase,
+    Ramp,
+    Scenario,
+    Target,
+    ValueSize,
 )
 from .thresholds import ThresholdError, parse_threshold
 from .units import describe

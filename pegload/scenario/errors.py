@@ -6,7 +6,8 @@ Validation collects *all* problems of a file before raising, so a user fixes the
 from __future__ import annotations
 
 import difflib
-from typing import Iterable, Union
+from collections.abc import Iterable
+from typing import Union
 
 # Where a value came from: a 1-based line of the scenario file, or the CLI flag that overrode it.
 Location = Union[int, str]

@@ -9,7 +9,8 @@ attribute describes a valid value for "missing" messages. A field that fails to 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from .errors import Location, Path, Problems, suggest
 from .units import describe, parse_duration, parse_size
@@ -232,7 +233,7 @@ class Section:
             return None
         return value
 
-    def sub(self, key: str, data: LineDict) -> "Section":
+    def sub(self, key: str, data: LineDict) -> Section:
         return Section(self.problems, data, self.path + (key,))
 
     def finish(self) -> None:

@@ -40,7 +40,7 @@ client encodes them (a unit test checks each bound against the wire codec's real
 """
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 MAX_ALLOWED_WRITE_SIZE = 1 << 20
 MULTI_GET_MAX_ITERATION_COUNT = 3000

@@ -4,7 +4,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .build import build_scenario
 from .errors import ScenarioError, format_error

@@ -16,7 +16,8 @@ Values may be strings as typed on the command line ("4", "10s", "a:1,b:2") or Py
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import yaml
 

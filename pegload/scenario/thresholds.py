@@ -40,8 +40,8 @@ from __future__ import annotations
 
 import operator
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from pegload.metrics.levels import ALIASES, LATENCY_STATS
 

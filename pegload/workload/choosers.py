@@ -27,7 +27,7 @@ allocation beyond the returned int.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 from .rng import derive_seed
 

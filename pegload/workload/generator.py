@@ -23,7 +23,7 @@ insert, and keys skipped because a write to them was in flight (verification mod
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from pegload.scenario.ops import OPS
 
@@ -37,6 +37,7 @@ from .rng import derive_seed, make_rng
 from .split import load_share, share
 from .values import PayloadSource, ValueSizer, VerifyResult, check_value, make_value
 from .verify import VerifyState
+
 
 class WorkerWorkload:
     """The workload state of one worker process: key names, its key space, inserts, and (in
@@ -103,11 +104,11 @@ class WorkerWorkload:
         return self._sort_key_ring
 
     # --- building ----------------------------------------------------------------------------
-    def load_generator(self) -> "LoadGenerator | None":
+    def load_generator(self) -> LoadGenerator | None:
         """The load phase's op source for this worker (None when the load phase is disabled)."""
         return LoadGenerator(self) if self.scenario.load.enabled else None
 
-    def phase(self, index: int) -> "PhaseWorkload":
+    def phase(self, index: int) -> PhaseWorkload:
         return PhaseWorkload(self, index)
 
     def value_for(self, hash_key: bytes, sort_key: bytes, version: int, size: int, u: float) -> bytes:
@@ -244,7 +245,7 @@ class PhaseWorkload:
             self.measured_ops = share(self.phase.ops, ww.workers, ww.worker)
         self._read_ops: dict[int, KeyCache] = {}  # mix entry -> key index -> Op, shared by the greenlets
 
-    def generator(self, greenlet: int) -> "OpGenerator":
+    def generator(self, greenlet: int) -> OpGenerator:
         return OpGenerator(self, greenlet)
 
     def read_ops(self, entry: int, make) -> KeyCache:

@@ -18,7 +18,7 @@ huge key space costs time, never unbounded memory.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 HASH_PREFIX = b"hk"
 COUNTER_PREFIX = b"ct"

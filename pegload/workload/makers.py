@@ -17,8 +17,9 @@ greenlet).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from pegload.scenario.ops import OpTable
 
@@ -37,7 +38,7 @@ NextOp = Callable[[], Op]
 
 @dataclass(frozen=True)
 class OpMaker:
-    build: Callable[["MakerContext"], NextOp]
+    build: Callable[[MakerContext], NextOp]
     memoisable: bool  # the request depends on the key alone: unverified reads are memoised
 
 
@@ -47,7 +48,7 @@ MAKERS: OpTable[OpMaker] = OpTable("maker")
 def makes(*names: str, memoisable: bool = False) -> Callable:
     """Register the decorated ``build(ctx) -> next_op`` as the maker of ``names``."""
 
-    def register(build: Callable[["MakerContext"], NextOp]) -> Callable[["MakerContext"], NextOp]:
+    def register(build: Callable[[MakerContext], NextOp]) -> Callable[[MakerContext], NextOp]:
         for name in names:
             MAKERS.add(name, OpMaker(build, memoisable))
         return build

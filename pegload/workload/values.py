@@ -27,8 +27,8 @@ import bisect
 import random as _random_module
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 MAGIC = b"PLV1"
 HEADER_SIZE = 20

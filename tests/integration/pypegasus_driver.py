@@ -8,12 +8,11 @@ import json
 import sys
 import time
 
-from twisted.internet import defer, reactor
-from twisted.internet.defer import inlineCallbacks
-
 from pypegasus.base.ttypes import error_types
 from pypegasus.pgclient import Pegasus
 from pypegasus.utils.tools import MultiGetOptions, ScanOptions
+from twisted.internet import defer, reactor
+from twisted.internet.defer import inlineCallbacks
 
 from pegload.client import wire
 from pegload.onebox import ControlClient

@@ -13,8 +13,16 @@ from hypothesis import strategies as st
 
 from pegload.client import wire
 from pegload.client.wire import (
-    RPC_BATCH_GET, RPC_CHECK_AND_MUTATE, RPC_CHECK_AND_SET, RPC_GET, RPC_INCR, RPC_MULTI_PUT, RPC_PUT,
-    encode_key, encode_request, parse_address,
+    RPC_BATCH_GET,
+    RPC_CHECK_AND_MUTATE,
+    RPC_CHECK_AND_SET,
+    RPC_GET,
+    RPC_INCR,
+    RPC_MULTI_PUT,
+    RPC_PUT,
+    encode_key,
+    encode_request,
+    parse_address,
 )
 
 pytestmark = pytest.mark.integration

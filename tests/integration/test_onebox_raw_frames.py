@@ -10,8 +10,18 @@ import pytest
 
 from pegload.client import wire
 from pegload.client.wire import (
-    RPC_BATCH_GET, RPC_CHECK_AND_MUTATE, RPC_CHECK_AND_SET, RPC_GET, RPC_INCR, RPC_MULTI_GET,
-    RPC_MULTI_PUT, RPC_PUT, RPC_QUERY_CFG, RPC_TTL, encode_key, encode_request,
+    RPC_BATCH_GET,
+    RPC_CHECK_AND_MUTATE,
+    RPC_CHECK_AND_SET,
+    RPC_GET,
+    RPC_INCR,
+    RPC_MULTI_GET,
+    RPC_MULTI_PUT,
+    RPC_PUT,
+    RPC_QUERY_CFG,
+    RPC_TTL,
+    encode_key,
+    encode_request,
 )
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,12 @@ import pytest
 from pegload.client import Pegasus, error_types
 from pegload.client.wire import encode_request
 from pegload.onebox.meta_admin import (
-    OP_CLEAR, OP_DEL, OP_SET, RPC_CM_UPDATE_APP_ENV, UpdateAppEnvRequest, decode_reply,
+    OP_CLEAR,
+    OP_DEL,
+    OP_SET,
+    RPC_CM_UPDATE_APP_ENV,
+    UpdateAppEnvRequest,
+    decode_reply,
 )
 
 pytestmark = pytest.mark.integration

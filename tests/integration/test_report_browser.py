@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from pegload.report import TargetFingerprint, Validity, write_comparison, write_report
+from pegload.report import TargetFingerprint, write_comparison, write_report
 from pegload.report.synthetic import SyntheticPhase, latency_samples, synthetic_run
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -9,9 +9,9 @@ import sys
 import pytest
 
 from pegload.client import MultiGetOptions, Pegasus, ScanOptions, error_types, filter_type
+from pegload.client.args import to_bytes
 from pegload.client.logconf import configure_logging
 from pegload.client.scanner import Scanner, ScanSpec
-from pegload.client.args import to_bytes
 from pegload.client.table import Table
 from pegload.client.wire import encode_key, hash_key_upper_bound
 

@@ -11,8 +11,15 @@ from gevent.event import Event
 
 from pegload.client import Pegasus, error_types, wire
 from pegload.client.counters import CAUSES, RetryCounters
-from pegload.client.errors import Busy, ConnectionLost, MetaError, ProtocolError, RequestTimeout, \
-    StaleRoute, TableNotFound
+from pegload.client.errors import (
+    Busy,
+    ConnectionLost,
+    MetaError,
+    ProtocolError,
+    RequestTimeout,
+    StaleRoute,
+    TableNotFound,
+)
 from pegload.client.scanner import ScanSpec
 from pegload.client.table import Table
 from pegload.client.testing import DictReplica, FakeNetwork, meta_handler, reply_frame, table_config

@@ -4,8 +4,17 @@ from __future__ import annotations
 import pytest
 
 from pegload.client import error_types
-from pegload.client.errors import (Busy, ConnectionLost, PegasusError, RequestTimeout, ServerError,
-                                   StaleRoute, StorageError, errno_of, server_error)
+from pegload.client.errors import (
+    Busy,
+    ConnectionLost,
+    PegasusError,
+    RequestTimeout,
+    ServerError,
+    StaleRoute,
+    StorageError,
+    errno_of,
+    server_error,
+)
 
 
 def test_codes_keep_the_official_client_numbering():

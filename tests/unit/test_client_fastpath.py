@@ -11,8 +11,7 @@ import pytest
 from pegload.client import wire
 from pegload.client.wire import messages as m
 from pegload.client.wire.crc64 import TABLE, crc64
-from pegload.client.wire.fastpath import (RequestEncoder, read_response_value, reply_error,
-                                          reply_result)
+from pegload.client.wire.fastpath import RequestEncoder, read_response_value, reply_error, reply_result
 
 V = json.loads((Path(__file__).resolve().parents[1] / "data" / "pegasus-vectors.json").read_text())
 H = bytes.fromhex

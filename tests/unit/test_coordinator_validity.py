@@ -1,9 +1,9 @@
 """The self-check verdict: each rule that makes a run not valid, and the quiet case."""
 import textwrap
 
-from pegload.coordinator.phases import LOAD_PHASE_INDEX, load_calls, phase_plans
 import pytest
 
+from pegload.coordinator.phases import LOAD_PHASE_INDEX, load_calls, phase_plans
 from pegload.coordinator.validity import IntervalCount, PhaseCheck, failure_reasons, judge_run, worker_summary
 from pegload.scenario import load_scenario_text
 

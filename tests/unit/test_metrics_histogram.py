@@ -5,9 +5,17 @@ import random
 import pytest
 from hdrh.histogram import HdrHistogram
 
-from pegload.metrics import (COUNTS_LEN, HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS,
-                             HistogramFormatError, LatencyHistogram, counts_index,
-                             highest_equivalent, lowest_equivalent)
+from pegload.metrics import (
+    COUNTS_LEN,
+    HIGHEST_US,
+    LOWEST_US,
+    SIGNIFICANT_DIGITS,
+    HistogramFormatError,
+    LatencyHistogram,
+    counts_index,
+    highest_equivalent,
+    lowest_equivalent,
+)
 
 
 def reference(values):

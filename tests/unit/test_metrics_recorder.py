@@ -1,8 +1,7 @@
 """The worker side: OpRecorder hot path, snapshots and their bytes."""
 import pytest
 
-from pegload.metrics import (HIGHEST_US, KINDS, MISS, OK, IntervalRecorder, IntervalSnapshot,
-                             LatencyHistogram)
+from pegload.metrics import HIGHEST_US, KINDS, MISS, OK, IntervalRecorder, IntervalSnapshot, LatencyHistogram
 
 
 def test_record_counts_outcomes_bytes_and_the_three_kinds():

@@ -3,8 +3,19 @@ import pytest
 
 from pegload.client import wire
 from pegload.client.wire import (
-    RPC_GET, RPC_MULTI_PUT, RPC_PUT, RPC_QUERY_CFG, RPC_REMOVE, KeyValue, MultiPutRequest,
-    QueryCfgRequest, UpdateRequest, decode_request, encode_key, encode_request, key_hash,
+    RPC_GET,
+    RPC_MULTI_PUT,
+    RPC_PUT,
+    RPC_QUERY_CFG,
+    RPC_REMOVE,
+    KeyValue,
+    MultiPutRequest,
+    QueryCfgRequest,
+    UpdateRequest,
+    decode_request,
+    encode_key,
+    encode_request,
+    key_hash,
 )
 from pegload.onebox.cluster import Cluster, ClusterError, Node
 from pegload.onebox.meta import query_config

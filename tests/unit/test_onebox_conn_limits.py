@@ -1,6 +1,5 @@
 """FrameReader's bounds without a network: frame cap, shared buffering cap, frame and idle
 timeouts judged by an injected clock (the socket is a stub)."""
-import socket
 
 import pytest
 
@@ -30,7 +29,7 @@ class StubSocket:
 
     def recv(self, n):
         if not self.chunks:
-            raise socket.timeout("timed out")
+            raise TimeoutError("timed out")
         return self.chunks.pop(0)
 
 

@@ -2,7 +2,13 @@
 import pytest
 
 from pegload.client.wire import (
-    BatchGetRequest, FullKey, KeyValue, MultiGetRequest, MultiPutRequest, UpdateRequest, encode_key,
+    BatchGetRequest,
+    FullKey,
+    KeyValue,
+    MultiGetRequest,
+    MultiPutRequest,
+    UpdateRequest,
+    encode_key,
 )
 from pegload.onebox import reads, writes
 

@@ -5,7 +5,10 @@ import pytest
 from pegload.client.wire import RPC_GET, RPC_PUT, RPC_SORTKEY_COUNT, RPC_TTL
 from pegload.onebox.cluster import Cluster, Node
 from pegload.onebox.server_metrics import (
-    SAMPLE_SIZE, MetricsRegistry, OpSample, parse_filters,
+    SAMPLE_SIZE,
+    MetricsRegistry,
+    OpSample,
+    parse_filters,
 )
 
 

@@ -5,16 +5,27 @@ import logging
 import pytest
 
 from pegload.client.wire import (
-    RPC_GET, RPC_PUT, RequestHeader, UpdateRequest,
+    RPC_GET,
+    RPC_PUT,
+    RequestHeader,
+    UpdateRequest,
 )
-from pegload.client.wire.frames import Request
 from pegload.client.wire.errors import ERR_INVALID_STATE, ERR_OBJECT_NOT_FOUND
+from pegload.client.wire.frames import Request
 from pegload.onebox.app_envs import DELAY, DROP, REJECT, AppEnvError, AppEnvs, read_charge
 from pegload.onebox.cluster import Cluster, Node
 from pegload.onebox.config import ConfigError, OneboxConfig, parse_app_env
 from pegload.onebox.throttling import (
-    PASS, Rules, ThrottleParseError, TokenBucketController, WindowController, parse_rules,
-    parse_size_bucket_rate, parse_uint64, parse_units, validate_env,
+    PASS,
+    Rules,
+    ThrottleParseError,
+    TokenBucketController,
+    WindowController,
+    parse_rules,
+    parse_size_bucket_rate,
+    parse_uint64,
+    parse_units,
+    validate_env,
 )
 
 

@@ -1,8 +1,15 @@
 """Write RPCs of one partition (server-semantics doc 5.1-5.7)."""
 
 from pegload.client.wire import (
-    CheckAndMutateRequest, CheckAndSetRequest, IncrRequest, KeyValue, MultiPutRequest,
-    MultiRemoveRequest, Mutate, UpdateRequest, encode_key,
+    CheckAndMutateRequest,
+    CheckAndSetRequest,
+    IncrRequest,
+    KeyValue,
+    MultiPutRequest,
+    MultiRemoveRequest,
+    Mutate,
+    UpdateRequest,
+    encode_key,
 )
 from pegload.onebox import reads, writes
 

@@ -3,9 +3,24 @@ import struct
 
 import pytest
 
-from pegload.runner.protocol import (MESSAGE_TYPES, FrameReader, Heartbeat, Hello, InitFailed, Interval, PhaseDone,
-                                     Plan, ProtocolError, Ready, Shutdown, StartPhase, StopPhase,
-                                     WorkerFailed, as_dict, encode)
+from pegload.runner.protocol import (
+    MESSAGE_TYPES,
+    FrameReader,
+    Heartbeat,
+    Hello,
+    InitFailed,
+    Interval,
+    PhaseDone,
+    Plan,
+    ProtocolError,
+    Ready,
+    Shutdown,
+    StartPhase,
+    StopPhase,
+    WorkerFailed,
+    as_dict,
+    encode,
+)
 
 SAMPLES = [
     Hello(1, "tok", 4242),

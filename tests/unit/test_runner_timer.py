@@ -4,9 +4,9 @@ import time
 import gevent
 import gevent.event
 import pytest
-from pegload.runner.timer import STRATEGIES, SlotWaiter
 
 from pegload.runner import timer
+from pegload.runner.timer import STRATEGIES, SlotWaiter
 
 
 def test_a_slot_wait_never_returns_before_the_slot():

@@ -9,7 +9,12 @@ import pytest
 
 from pegload.cli import main
 from pegload.scenario import (
-    OPS, ScenarioError, load_scenario, load_scenario_text, scenario_from_dict, scenario_hash,
+    OPS,
+    ScenarioError,
+    load_scenario,
+    load_scenario_text,
+    scenario_from_dict,
+    scenario_hash,
 )
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -9,7 +9,6 @@ import pytest
 from pegload.client import wire
 from pegload.client.wire import messages as m
 
-
 # A copy of shared/vectors/pegasus-vectors.json (computed with the official client), kept in the
 # repo so the tests run from a bare clone.
 VECTORS = Path(__file__).resolve().parents[1] / "data" / "pegasus-vectors.json"

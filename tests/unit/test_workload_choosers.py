@@ -6,7 +6,12 @@ import random
 import pytest
 
 from pegload.workload.choosers import (
-    HotspotChooser, LatestChooser, SequentialChooser, UniformChooser, ZipfianChooser, scramble_params,
+    HotspotChooser,
+    LatestChooser,
+    SequentialChooser,
+    UniformChooser,
+    ZipfianChooser,
+    scramble_params,
 )
 from pegload.workload.rng import derive_seed, make_rng
 

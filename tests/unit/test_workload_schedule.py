@@ -5,12 +5,12 @@ import math
 import statistics
 
 import pytest
-from pegload.workload.schedule import BLOCK, SUB, PhaseSchedule
 
 from pegload.coordinator.phases import phase_plans
 from pegload.coordinator.validity import PhaseCheck, judge_run
 from pegload.scenario import load_scenario_text
 from pegload.workload.pacing import OpenLoopSchedule, worker_schedule
+from pegload.workload.schedule import BLOCK, SUB, PhaseSchedule
 
 
 def slots(schedule):

@@ -7,7 +7,14 @@ import pytest
 
 from pegload.scenario import ValueSize
 from pegload.workload.values import (
-    CORRECT, CORRUPT, HEADER_SIZE, MISSING, PayloadSource, ValueSizer, check_value, make_value,
+    CORRECT,
+    CORRUPT,
+    HEADER_SIZE,
+    MISSING,
+    PayloadSource,
+    ValueSizer,
+    check_value,
+    make_value,
 )
 
 HK, SK = b"hk00000042", b"sk00007"
