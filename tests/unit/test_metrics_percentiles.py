@@ -157,11 +157,13 @@ def test_the_percentile_names_are_defined_once():
     from dataclasses import fields
 
     from pegload.metrics import KindStats
+    from pegload.metrics import levels
     from pegload.report import figures, summary
     from pegload.scenario import thresholds
 
     assert [f.name for f in fields(KindStats) if f.name != "encoded"] == list(LEVELS)
-    assert figures.LATENCY_STATS is summary.LATENCY_STATS is thresholds.LATENCY_METRICS
+    assert figures.LATENCY_STATS is levels.LATENCY_STATS is thresholds.LATENCY_METRICS
+    assert summary.LEVELS is levels.LEVELS
 
 
 def test_the_scenario_loader_gets_the_names_without_loading_histograms():
