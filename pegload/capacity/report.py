@@ -163,7 +163,7 @@ class _Axes:
         while v <= self.x_max:
             x = self.x(v)
             out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{self.top}" y2="{self.h - self.bottom}"/>'
-                       f'<text x="{x:.1f}" y="{self.h - self.bottom + 16}" text-anchor="middle">{format_rate(v)}</text>')
+                       f'<text x="{x:.1f}" y="{self.h - self.bottom + 16}" text-anchor="middle">{v:,.0f}</text>')
             v += step
         out.append("</g>")
         out.append(f'<rect class="frame" x="{self.left}" y="{self.top}" width="{self.w - self.left - self.right}" '
@@ -312,7 +312,7 @@ def _steps_table(data: dict[str, Any]) -> str:
                  format_rate(s.get("target_rate")), format_rate(s.get("achieved_rate")),
                  *(format_us(step_latency(s, op, kind, lv)) for lv, _ in CURVE_LEVELS),
                  format_percent(s["errors"]["rate"]),
-                 "yes" if s["validity"]["valid"] else "NO: " + html.escape("; ".join(s["validity"]["reasons"][:2])),
+                 _validity_cell(s),
                  f'<span class="{"pass" if ok else "fail"}">{html.escape(VERDICT_TEXT.get(s["verdict"], s["verdict"]))}'
                  + (f" ({html.escape(s['note'])})" if s.get("note") else "") + "</span>",
                  f'<a href="{html.escape(s["report"])}/report.html">{html.escape(s["report"])}</a>']
@@ -322,6 +322,15 @@ def _steps_table(data: dict[str, Any]) -> str:
         rows.append("<tr>" + "".join(f'<td class="{c}">{v}</td>' for c, v in zip(cls, cells)) + "</tr>")
     return ('<table class="wrap"><tr>' + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"
             + "".join(rows) + "</table>")
+
+
+def _validity_cell(s: dict[str, Any]) -> str:
+    v = s["validity"]
+    if v["valid"]:
+        return "yes"
+    codes = ", ".join(sorted(set(v.get("codes") or []))) or (v.get("limited_by") or "")
+    return (f'<span title="{html.escape("; ".join(v["reasons"]))}">no: {html.escape(codes)}'
+            f'{" (" + html.escape(str(v.get("limited_by"))) + ")" if v.get("limited_by") else ""}</span>')
 
 
 def _shell(title: str, body: str) -> str:
@@ -360,7 +369,10 @@ def render_capacity_html(data: dict[str, Any]) -> str:
                   'has an op in flight; below it, time is spent in the client between ops</figcaption></figure>']
     parts += ["<h2>Steps</h2>", _steps_table(data),
               '<p class="sub">Every step is an ordinary run report (histograms, time series, self-check) in its '
-              'folder; the capacity is the highest target rate that met every SLO term and was VALID.</p>']
+              'folder (hover a "no" for the validity reasons). The capacity is the highest target rate that met '
+              'every SLO term in every repeat, with the planned load offered on time; a step whose only validity '
+              'problems are the client\'s own added delays (lateness, greenlets, CPU, loop lag) counts when it met '
+              'the SLO anyway, since those delays only make latencies worse.</p>']
     return _shell(f"pegload capacity {run.get('id')}", "\n".join(parts))
 
 
