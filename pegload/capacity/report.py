@@ -132,7 +132,7 @@ def capacity_text(data: dict[str, Any]) -> str:
         row = (f"{first}  {lat[0]:>8} {lat[1]:>8} {lat[2]:>8}  {format_percent(s['errors']['rate']):>7}  "
                f"{VERDICT_TEXT.get(s['verdict'], s['verdict'])}")
         if closed and s.get("little"):
-            row += f"   {s['little'].get('in_flight')}"
+            row += f"   {s['little'].get('in_flight') or 0:.2f}"
         lines.append(row)
     return "\n".join(lines)
 
@@ -235,9 +235,12 @@ def curve_svg(runs: Sequence[tuple[str, dict[str, Any]]], levels: Sequence[tuple
         knee = cap.get("max_rate")
         if knee:
             x = ax.x(knee)
+            word = "best" if cap.get("mode") == "closed" else "capacity"
+            right = x > (ax.left + ax.w) / 2  # label on the side with room
             out.append(f'<line class="vline" x1="{x:.1f}" x2="{x:.1f}" y1="{ax.top}" y2="{ax.h - ax.bottom}"/>'
-                       f'<text class="vlabel" x="{x + 4:.1f}" y="{ax.top + 12 + 12 * ri}">'
-                       f'{html.escape((label + ": " if len(runs) > 1 else "") + "capacity " + format_rate(knee))} ops/s</text>')
+                       f'<text class="vlabel" x="{x - 4 if right else x + 4:.1f}" y="{ax.top + 12 + 12 * ri}" '
+                       f'text-anchor="{"end" if right else "start"}">'
+                       f'{html.escape((label + ": " if len(runs) > 1 else "") + word + " " + format_rate(knee))} ops/s</text>')
     if limit:
         y = ax.y(limit)
         out.append(f'<line x1="{ax.left}" x2="{ax.w - ax.right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#c92a2a" '
@@ -399,7 +402,10 @@ def compare_capacity(paths: Sequence[str | Path]) -> tuple[str, str]:
     if len({d.get("scenario_hash") for d in datas}) > 1:
         lines.append("warning: the reports ran different load shapes (scenario hash differs)")
     for lab, d in zip(labels[1:], datas[1:]):
-        lines.append(ratio_sentence(datas[0], d, labels[0], lab))
+        if d["capacity"]["slo_text"] != datas[0]["capacity"]["slo_text"]:
+            lines.append(f"no capacity ratio {lab}/{labels[0]}: they were searched at different SLOs")
+        else:
+            lines.append(ratio_sentence(datas[0], d, labels[0], lab))
     text = "\n".join(lines)
     body = ("<header><h1>pegload capacity comparison</h1></header>"
             + "".join(f"<p>{html.escape(line)}</p>" for line in lines)
