@@ -109,7 +109,8 @@ def capacity_command(args: argparse.Namespace) -> int:
                   "--step-duration", file=sys.stderr)
             return 2
     if args.max_rate < args.start_rate:
-        print(f"pegload capacity: --max-rate {args.max_rate:g} is below --start-rate {args.start_rate:g}", file=sys.stderr)
+        print(f"pegload capacity: --max-rate {args.max_rate:g} is below --start-rate {args.start_rate:g}",
+              file=sys.stderr)
         return 2
     try:
         scenario = load_scenario(args.scenario, overrides_from_args(args))

@@ -7,7 +7,8 @@ against its limit, e.g.::
 from __future__ import annotations
 
 import time
-from typing import Sequence, TextIO
+from collections.abc import Sequence
+from typing import TextIO
 
 from pegload.capacity.slo import live_value
 from pegload.coordinator.progress import Progress

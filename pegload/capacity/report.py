@@ -11,8 +11,9 @@ from __future__ import annotations
 import html
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from pegload.report.figures import format_rate, format_us
 from pegload.report.percent import format_percent
@@ -21,6 +22,7 @@ from pegload.scenario.thresholds import Threshold, parse_thresholds
 
 SUMMARY_KIND = "pegload-capacity"
 CURVE_LEVELS = (("p50", "p50"), ("p99", "p99"), ("p999", "p99.9"))
+COMPARE_LEVELS = (("p50", "p50"), ("p99", "p99"))  # two runs' p99.9 too would crowd the overlay
 COLORS = ("#1f6feb", "#d9480f", "#2f9e44", "#7048e8", "#c2255c", "#0c8599")
 VERDICT_TEXT = {"pass": "met the SLO", "slo": "SLO breached", "errors": "errors over the limit",
                 "client": "client was the limit", "invalid": "not valid", "interrupted": "interrupted"}
@@ -58,7 +60,8 @@ def load_capacity(path: str | Path) -> dict[str, Any]:
     except ValueError as exc:
         raise ReportError(f"{p}: not JSON: {exc}") from None
     if not isinstance(data, dict) or data.get("kind") != SUMMARY_KIND or "capacity" not in data:
-        raise ReportError(f"{p}: not a pegload capacity report (kind {data.get('kind') if isinstance(data, dict) else None!r})")
+        kind = data.get("kind") if isinstance(data, dict) else None
+        raise ReportError(f"{p}: not a pegload capacity report (kind {kind!r})")
     data["_path"] = str(p)
     return data
 
@@ -117,8 +120,9 @@ def capacity_text(data: dict[str, Any]) -> str:
     if cap.get("advice"):
         lines.append(f"  {cap['advice']}")
     if not closed and cap.get("lowest_fail") and cap.get("max_rate"):
-        lines.append(f"  bracket: met at {format_rate(cap['max_rate'])}, failed at {format_rate(cap['lowest_fail'])} ops/s "
-                     f"(precision {format_percent(cap.get('precision'))}, each rate passed {cap.get('repeat', 1)} time(s))")
+        lines.append(f"  bracket: met at {format_rate(cap['max_rate'])}, failed at "
+                     f"{format_rate(cap['lowest_fail'])} ops/s (precision {format_percent(cap.get('precision'))}, "
+                     f"each rate passed {cap.get('repeat', 1)} time(s))")
     head = ("  #  greenlets  achieved/s" if closed else "  #  stage    target/s  achieved/s")
     head += f"  {op} p50      p99     p99.9   errors   verdict"
     if closed:
@@ -126,7 +130,8 @@ def capacity_text(data: dict[str, Any]) -> str:
     lines.append(head)
     for s in cap["steps"]:
         lat = [format_us(step_latency(s, op, kind, lv)) for lv, _ in CURVE_LEVELS]
-        first = (f"{s['index'] + 1:>3}  {s.get('concurrency', '-'):>9}  {format_rate(s.get('achieved_rate')):>10}" if closed else
+        first = (f"{s['index'] + 1:>3}  {s.get('concurrency', '-'):>9}  {format_rate(s.get('achieved_rate')):>10}"
+                 if closed else
                  f"{s['index'] + 1:>3}  {s.get('stage', ''):<7} {format_rate(s.get('target_rate')):>9}  "
                  f"{format_rate(s.get('achieved_rate')):>10}")
         row = (f"{first}  {lat[0]:>8} {lat[1]:>8} {lat[2]:>8}  {format_percent(s['errors']['rate']):>7}  "
@@ -157,7 +162,8 @@ class _Axes:
         for e in range(self.ly0, self.ly1 + 1):
             y = self.y(10 ** e)
             out.append(f'<line x1="{self.left}" x2="{self.w - self.right}" y1="{y:.1f}" y2="{y:.1f}"/>'
-                       f'<text x="{self.left - 6}" y="{y + 4:.1f}" text-anchor="end">{html.escape(format_us(10 ** e))}</text>')
+                       f'<text x="{self.left - 6}" y="{y + 4:.1f}" text-anchor="end">'
+                       f'{html.escape(format_us(10 ** e))}</text>')
         step = _nice_step(self.x_max / 6)
         v = 0.0
         while v <= self.x_max:
@@ -230,7 +236,8 @@ def curve_svg(runs: Sequence[tuple[str, dict[str, Any]]], levels: Sequence[tuple
                 else:
                     fill = color if s["verdict"] == "pass" else "#fff"
                     out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{fill}" stroke="{color}" '
-                               f'stroke-width="1.5"><title>{html.escape(_tip(s, lv, shown, op, kind))}</title></circle>')
+                               f'stroke-width="1.5"><title>{html.escape(_tip(s, lv, shown, op, kind))}</title>'
+                               '</circle>')
             legend.append((color, f"{label + ' ' if len(runs) > 1 else ''}{op} {shown}", dash))
         knee = cap.get("max_rate")
         if knee:
@@ -240,7 +247,8 @@ def curve_svg(runs: Sequence[tuple[str, dict[str, Any]]], levels: Sequence[tuple
             out.append(f'<line class="vline" x1="{x:.1f}" x2="{x:.1f}" y1="{ax.top}" y2="{ax.h - ax.bottom}"/>'
                        f'<text class="vlabel" x="{x - 4 if right else x + 4:.1f}" y="{ax.top + 12 + 12 * ri}" '
                        f'text-anchor="{"end" if right else "start"}">'
-                       f'{html.escape((label + ": " if len(runs) > 1 else "") + word + " " + format_rate(knee))} ops/s</text>')
+                       f'{html.escape((label + ": " if len(runs) > 1 else "") + word + " " + format_rate(knee))}'
+                       ' ops/s</text>')
     if limit:
         y = ax.y(limit)
         out.append(f'<line x1="{ax.left}" x2="{ax.w - ax.right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#c92a2a" '
@@ -287,7 +295,8 @@ def little_svg(cap: dict[str, Any]) -> str:
     for v in (0, top / 2, top):
         out.append(f'<text class="axis-label" x="{sx(v):.1f}" y="{h - pad + 26}" text-anchor="middle">{v:.0f}</text>'
                    f'<text class="axis-label" x="{pad - 6}" y="{sy(v) + 4:.1f}" text-anchor="end">{v:.0f}</text>')
-    out.append(f'<text class="axis-label" x="{(pad + w) / 2}" y="{h - 4}" text-anchor="middle">greenlets (concurrency)</text>')
+    out.append(f'<text class="axis-label" x="{(pad + w) / 2}" y="{h - 4}" text-anchor="middle">'
+               'greenlets (concurrency)</text>')
     out.append(f'<text class="axis-label" transform="rotate(-90)" x="{-(h - pad) / 2}" y="12" '
                'text-anchor="middle">throughput x mean latency</text></svg>')
     return "\n".join(out)
@@ -353,12 +362,14 @@ def render_capacity_html(data: dict[str, Any]) -> str:
     banner = "valid" if judged else "invalid"
     settings = (f"closed loop, concurrency 1..{cap.get('max_concurrency')}, {cap.get('step_duration_s'):g} s steps"
                 if closed else
-                f"open loop from {format_rate(cap.get('start_rate'))} ops/s (ceiling {format_rate(cap.get('rate_ceiling'))}), "
+                f"open loop from {format_rate(cap.get('start_rate'))} ops/s "
+                f"(ceiling {format_rate(cap.get('rate_ceiling'))}), "
                 f"{cap.get('step_duration_s'):g} s steps after {cap.get('warmup_s'):g} s warm-up, precision "
                 f"{format_percent(cap.get('precision'))}, each rate must pass {cap.get('repeat', 1)} time(s)")
     parts = [f'<header><h1>pegload capacity: {html.escape(run.get("scenario_name", ""))}</h1>'
              f'<p class="sub">{html.escape(where)}, phase {html.escape(str(cap.get("phase")))}, '
-             f'{run.get("workers")} worker(s) x {run.get("concurrency")} greenlets, {html.escape(str(run.get("started_at")))}'
+             f'{run.get("workers")} worker(s) x {run.get("concurrency")} greenlets, '
+             f'{html.escape(str(run.get("started_at")))}'
              '</p></header>',
              f'<div class="banner {banner}"><div class="capacity-head">{html.escape(headline(data))}</div>'
              f'<div>SLO: {html.escape(cap["slo_text"])}; {html.escape(settings)}</div>'
@@ -409,7 +420,7 @@ def compare_capacity(paths: Sequence[str | Path]) -> tuple[str, str]:
     text = "\n".join(lines)
     body = ("<header><h1>pegload capacity comparison</h1></header>"
             + "".join(f"<p>{html.escape(line)}</p>" for line in lines)
-            + f'<figure class="chart">{curve_svg(list(zip(labels, datas)), levels=(("p50", "p50"), ("p99", "p99")))}</figure>')
+            + f'<figure class="chart">{curve_svg(list(zip(labels, datas)), levels=COMPARE_LEVELS)}</figure>')
     return text, _shell("pegload capacity comparison", body)
 
 
@@ -431,7 +442,9 @@ def check_capacity(current: str | Path, baseline: str | Path, min_ratio: float) 
         return 2, "refused: the baseline has no capacity (no rate met its SLO)"
     ratio = (cr or 0.0) / br
     ok = ratio >= min_ratio
-    capped = " (the baseline only reached --max-rate: its capacity is a floor)" if base["capacity"]["limited_by"] == "max_rate" else ""
-    text = (f"capacity: run {format_rate(cr)} ops/s vs baseline {format_rate(br)} ops/s at {cur['capacity']['slo_text']}: "
+    capped = (" (the baseline only reached --max-rate: its capacity is a floor)"
+              if base["capacity"]["limited_by"] == "max_rate" else "")
+    text = (f"capacity: run {format_rate(cr)} ops/s vs baseline {format_rate(br)} ops/s at "
+            f"{cur['capacity']['slo_text']}: "
             f"{ratio:.2f}x (minimum {min_ratio:g}x) -> {'pass' if ok else 'REGRESSION'}{capped}")
     return (0 if ok else 1), text

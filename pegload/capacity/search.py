@@ -20,8 +20,9 @@ A step the client could not drive (verdict ``client``) or that could not be judg
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 PASS = "pass"
 SLO = "slo"  # a latency (or throughput) term of the SLO was breached

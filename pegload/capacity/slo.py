@@ -7,8 +7,9 @@ its replies). The effective SLO is what ``summary.json`` records.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from pegload.capacity import search
 from pegload.report.slo import SloResult, evaluate

@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from pegload.capacity import search
 from pegload.capacity.slo import StepJudgement, judge_step

@@ -7,8 +7,14 @@ import argparse
 import sys
 
 from pegload.report.atomic import atomic_write_text
-from pegload.report.gate import (DEFAULT_ALPHA, DEFAULT_MIN_DELTA_US, default_rules, is_closed_loop,
-                                 parse_rules, run_check)
+from pegload.report.gate import (
+    DEFAULT_ALPHA,
+    DEFAULT_MIN_DELTA_US,
+    default_rules,
+    is_closed_loop,
+    parse_rules,
+    run_check,
+)
 from pegload.report.gate_output import to_junit, to_markdown, to_text
 from pegload.report.runs import ReportError, load_runs
 from pegload.scenario.thresholds import ThresholdError, parse_thresholds

@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from pegload.report.atomic import atomic_write_text
-from pegload.report.compare import comparison, compare_view, to_json, to_text
+from pegload.report.compare import compare_view, comparison, to_json, to_text
 from pegload.report.html import render_compare_html
 from pegload.report.runs import ReportError
 

@@ -5,8 +5,18 @@ import random
 
 import pytest
 
-from pegload.capacity.search import (CLIENT, ERRORS, INVALID, MAX_RATE, PASS, SLO, SearchParams, StepVerdict,
-                                     planned_bisections, search)
+from pegload.capacity.search import (
+    CLIENT,
+    ERRORS,
+    INVALID,
+    MAX_RATE,
+    PASS,
+    SLO,
+    SearchParams,
+    StepVerdict,
+    planned_bisections,
+    search,
+)
 
 
 def monotone(capacity: float, verdict: str = SLO):
