@@ -5,5 +5,5 @@ every step is VALID (``pegload capacity``), and the closed-loop concurrency swee
 - :mod:`pegload.capacity.slo`: parsing the SLO and judging one step's summary against it.
 - :mod:`pegload.capacity.steps`: running one step (one open-loop phase) on a target kept open.
 - :mod:`pegload.capacity.run`: the command: target, steps, progress, ``summary.json``.
-- :mod:`pegload.capacity.report`: the capacity report page/text, compare overlay, gate.
+- :mod:`pegload.report.capacity`: the capacity report page/text, compare overlay, gate.
 """

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from pegload.capacity import search
+from pegload.capacity import search as capsearch
 from pegload.capacity.progress import CapacityProgress, bracket_text
 from pegload.capacity.slo import slo_text
 from pegload.capacity.steps import StepFailed, StepRunner, measured_phase
@@ -84,13 +84,13 @@ class CapacityRun:
 
     # -- the two modes -----------------------------------------------------------------------
     def search(self, opts: SearchOptions) -> int:
-        params = search.SearchParams(opts.start_rate, opts.max_rate, opts.precision, opts.repeat)
+        params = capsearch.SearchParams(opts.start_rate, opts.max_rate, opts.precision, opts.repeat)
         settings = {"mode": "open", "start_rate": opts.start_rate, "rate_ceiling": opts.max_rate,
                     "precision": opts.precision, "repeat": opts.repeat, "step_duration_s": opts.step_duration_s,
                     "warmup_s": opts.warmup_s}
 
         def body(runner: StepRunner) -> tuple[dict[str, Any], int]:
-            def step(rate: float, planned: search.SearchStep) -> search.StepVerdict:
+            def step(rate: float, planned: capsearch.SearchStep) -> capsearch.StepVerdict:
                 lo, hi = planned.bracket
                 rep = f" repeat {planned.repeat}/{opts.repeat}" if opts.repeat > 1 else ""
                 self.progress.context = (f"step {planned.index + 1} {planned.stage} {bracket_text(lo, hi)} "
@@ -101,9 +101,9 @@ class CapacityRun:
                 record.update(index=planned.index, stage=planned.stage, repeat=planned.repeat,
                               bracket=[lo, hi])
                 self._note_step(record)
-                return search.StepVerdict(record["verdict"], record)
+                return capsearch.StepVerdict(record["verdict"], record)
 
-            res = search.search(params, step)
+            res = capsearch.search(params, step)
             return self._search_section(res, settings), self._exit_code(res.limited_by)
 
         return self._execute(body)
@@ -124,7 +124,7 @@ class CapacityRun:
                 record.update(index=len(self.steps), stage="closed")
                 _little(record)
                 self._note_step(record)
-                if record["verdict"] in (search.INVALID, search.INTERRUPTED):
+                if record["verdict"] in (capsearch.INVALID, capsearch.INTERRUPTED):
                     ended = record["verdict"]
                     break
                 got = record["achieved_rate"] or 0.0
@@ -134,12 +134,12 @@ class CapacityRun:
                     ended = "plateau"
                     break
                 c *= 2
-            met = [s for s in self.steps if s["verdict"] == search.PASS]
+            met = [s for s in self.steps if s["verdict"] == capsearch.PASS]
             section = {**settings, "slo": [t.text for t in self.terms], "slo_text": slo_text(self.terms),
                        "max_rate": max((s["achieved_rate"] or 0.0 for s in met), default=None),
                        "limited_by": ended, "judged": False, "steps": self.steps}
-            return section, EXIT_INTERRUPTED if ended == search.INTERRUPTED else (
-                EXIT_FAILED if ended == search.INVALID else EXIT_OK)
+            return section, EXIT_INTERRUPTED if ended == capsearch.INTERRUPTED else (
+                EXIT_FAILED if ended == capsearch.INVALID else EXIT_OK)
 
         return self._execute(body)
 
@@ -190,7 +190,7 @@ class CapacityRun:
             return code
         if section is None:
             section = {"mode": "open", "slo": [t.text for t in self.terms], "slo_text": slo_text(self.terms),
-                       "max_rate": None, "limited_by": search.INVALID, "judged": False, "steps": self.steps}
+                       "max_rate": None, "limited_by": capsearch.INVALID, "judged": False, "steps": self.steps}
         summary = self._summary(section, started, code)
         self._write(summary)
         return code
@@ -203,20 +203,20 @@ class CapacityRun:
                 self.target = json.loads(data).get("target") or {}
             except (OSError, ValueError):
                 pass
-        from pegload.capacity.report import step_line
+        from pegload.report.capacity import step_line
 
         self.progress.say(step_line(record, self.terms))
 
-    def _search_section(self, res: search.SearchResult, settings: dict[str, Any]) -> dict[str, Any]:
-        advice = CLIENT_ADVICE if res.limited_by == search.CLIENT else None
+    def _search_section(self, res: capsearch.SearchResult, settings: dict[str, Any]) -> dict[str, Any]:
+        advice = CLIENT_ADVICE if res.limited_by == capsearch.CLIENT else None
         return {**settings, "slo": [t.text for t in self.terms], "slo_text": slo_text(self.terms),
                 "max_rate": res.max_rate, "limited_by": res.limited_by, "judged": res.judged,
                 "lowest_fail": res.lowest_fail, "advice": advice, "steps": self.steps}
 
     @staticmethod
     def _exit_code(limited_by: str) -> int:
-        return {search.CLIENT: EXIT_CLIENT, search.INVALID: EXIT_FAILED,
-                search.INTERRUPTED: EXIT_INTERRUPTED}.get(limited_by, EXIT_OK)
+        return {capsearch.CLIENT: EXIT_CLIENT, capsearch.INVALID: EXIT_FAILED,
+                capsearch.INTERRUPTED: EXIT_INTERRUPTED}.get(limited_by, EXIT_OK)
 
     def _summary(self, section: dict[str, Any], started: float, code: int) -> dict[str, Any]:
         s = self.scenario
@@ -231,7 +231,7 @@ class CapacityRun:
         }
 
     def _write(self, summary: dict[str, Any]) -> None:
-        from pegload.capacity.report import capacity_text, render_capacity_html
+        from pegload.report.capacity import capacity_text, render_capacity_html
 
         text = capacity_text(summary)
         atomic_write_text(self.base / "summary.txt", text + "\n")

@@ -77,7 +77,7 @@ def _fail(message: str) -> int:
 
 
 def run_check_command(args: argparse.Namespace) -> int:
-    from pegload.capacity.report import is_capacity
+    from pegload.report.capacity import is_capacity
 
     if args.min_capacity is not None or any(is_capacity(r) for r in [*args.runs, *args.baseline]):
         return _check_capacity(args)
@@ -118,7 +118,7 @@ def run_check_command(args: argparse.Namespace) -> int:
 
 def _check_capacity(args: argparse.Namespace) -> int:
     """``--min-capacity``: one capacity report against one baseline capacity report."""
-    from pegload.capacity.report import check_capacity
+    from pegload.report.capacity import check_capacity
 
     if args.min_capacity is None:
         return _fail("capacity reports are judged with --min-capacity RATIO (e.g. 0.95)")

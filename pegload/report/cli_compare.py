@@ -29,7 +29,7 @@ def register(subparsers) -> None:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from pegload.capacity.report import is_capacity
+    from pegload.report.capacity import is_capacity
 
     if any(is_capacity(r) for r in args.runs):  # capacity reports: overlaid curves, capacity ratio
         return _compare_capacity(args)
@@ -55,7 +55,7 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def _compare_capacity(args: argparse.Namespace) -> int:
-    from pegload.capacity.report import compare_capacity
+    from pegload.report.capacity import compare_capacity
 
     try:
         text, page = compare_capacity(args.runs)

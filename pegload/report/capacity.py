@@ -1,4 +1,4 @@
-"""The capacity report: terminal text, the HTML page (latency-throughput curve with the SLO
+"""The capacity report (``pegload capacity``, see pegload.capacity): terminal text, the HTML page (latency-throughput curve with the SLO
 line and the knee, the steps table; for ``--closed`` sweeps Little's law too), ``pegload
 compare`` of capacity reports (overlaid curves, the capacity ratio) and ``pegload check
 --min-capacity``.
