@@ -1,7 +1,7 @@
-"""The capacity report (``pegload capacity``, see pegload.capacity): terminal text, the HTML page (latency-throughput curve with the SLO
-line and the knee, the steps table; for ``--closed`` sweeps Little's law too), ``pegload
-compare`` of capacity reports (overlaid curves, the capacity ratio) and ``pegload check
---min-capacity``.
+"""The report of ``pegload capacity`` (the search is :mod:`pegload.capacity`): terminal text, the
+HTML page (latency-throughput curve with the SLO line and the knee, the steps table; for
+``--closed`` sweeps Little's law too), ``pegload compare`` of capacity reports (overlaid curves,
+the capacity ratio) and ``pegload check --min-capacity``.
 
 The page is static HTML with inline SVG (no script): it reads the same in a browser, a
 headless screenshot or a CI artifact viewer.

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from pegload.capacity import search
-from pegload.report.capacity import capacity_text, check_capacity, compare_capacity, is_capacity, render_capacity_html
 from pegload.capacity.slo import judge_step, parse_slo
 from pegload.cli import main
+from pegload.report.capacity import capacity_text, check_capacity, compare_capacity, is_capacity, render_capacity_html
 from pegload.scenario.thresholds import ThresholdError
 
 
