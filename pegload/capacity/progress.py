@@ -20,6 +20,9 @@ from pegload.scenario.thresholds import Threshold
 
 
 def bracket_text(lo: float | None, hi: float | None) -> str:
+    """The search's bracket: highest rate passed so far .. lowest failed (``?``: none yet)."""
+    if lo is None and hi is None:
+        return "[none yet]"
     return f"[{format_rate(lo) if lo is not None else '?'}..{format_rate(hi) if hi is not None else '?'})"
 
 

@@ -5,7 +5,9 @@ each step's own run report under ``steps/``.
 Exit status: 0 the search judged the target (``limited_by`` slo, errors or max_rate); 1 the
 client was the limit (the figure is a floor: more load is needed); 2 bad input, unusable target
 or report folder; 3 a step could not run or could not be judged (worker or target lost);
-130 interrupted. The report is written in every case where at least one step ran.
+130 interrupted. The report is written in every case where at least one step ran. A scenario with several
+``targets:`` gets one search per target (``<report dir>/<target>/``) and a comparison beside them
+(``comparison.txt``/``.html``: the capacity ratio and the overlaid curves).
 """
 from __future__ import annotations
 
@@ -145,10 +147,8 @@ class CapacityRun:
 
     # -- shared machinery --------------------------------------------------------------------
     def _execute(self, body) -> int:
-        if len(self.scenario.targets) > 1:
-            self.progress.warn(f"pegload capacity: the scenario names {len(self.scenario.targets)} targets; a "
-                               "search measures one: run it once per target (--meta/--table) and compare the reports")
-            return EXIT_BAD_INPUT
+        if len(self.scenario.targets) > 1:  # run_search/run_sweep split them: one search per target
+            raise ValueError("a capacity run measures one target")
         created = not self.base.exists()
         try:
             prepare_report_dir(self.base, self.overwrite)
@@ -255,11 +255,49 @@ def _little(record: dict[str, Any]) -> None:
                         "in_flight": round(rate * mean_us / 1e6, 3) if rate and mean_us else None}
 
 
+_SEVERITY = {EXIT_OK: 0, EXIT_CLIENT: 1, EXIT_BAD_INPUT: 2, EXIT_FAILED: 3, EXIT_INTERRUPTED: 4}
+
+
+def _each_target(scenario: Scenario, terms: Sequence[Threshold], opts: SearchOptions | SweepOptions,
+                 report_dir: str | Path | None = None, **kw: Any) -> int:
+    """One search (or sweep) per target of the scenario; several targets get a folder each under
+    the report folder and a comparison (capacity ratio, overlaid curves) beside them."""
+    def one(sc: Scenario, where: str | Path | None) -> int:
+        run = CapacityRun(sc, terms, step_duration_s=opts.step_duration_s, warmup_s=opts.warmup_s,
+                          report_dir=Path(where) if where else None, **kw)
+        return run.sweep(opts) if isinstance(opts, SweepOptions) else run.search(opts)
+
+    if len(scenario.targets) == 1:
+        return one(scenario, report_dir)
+    base = Path(report_dir) if report_dir else default_report_dir(
+        dataclasses.replace(scenario, name=f"{scenario.name}-capacity"))
+    codes, done = [], []
+    for target in scenario.targets:
+        err = kw.get("err") or sys.stderr
+        if not kw.get("quiet"):
+            print(f"== target {target.name}", file=err, flush=True)
+        code = one(dataclasses.replace(scenario, targets=(target,)), base / target.name)
+        codes.append(code)
+        if (base / target.name / "summary.json").is_file():
+            done.append(base / target.name)
+        if code in (EXIT_BAD_INPUT, EXIT_INTERRUPTED):
+            break
+    if len(done) > 1:
+        from pegload.report.capacity import compare_capacity
+
+        text, page = compare_capacity(done)
+        atomic_write_text(base / "comparison.txt", text + "\n")
+        atomic_write_text(base / "comparison.html", page)
+        out = kw.get("out") or sys.stdout
+        out.write("\n" + text + f"\ncomparison: {base / 'comparison.html'}\n")
+    return max(codes, key=lambda c: _SEVERITY.get(c, 5))
+
+
 def run_search(scenario: Scenario, terms: Sequence[Threshold], opts: SearchOptions, **kw: Any) -> int:
-    return CapacityRun(scenario, terms, step_duration_s=opts.step_duration_s, warmup_s=opts.warmup_s,
-                       **kw).search(opts)
+    """``pegload capacity``: see the module docstring. ``kw``: CapacityRun's keyword options."""
+    return _each_target(scenario, terms, opts, **kw)
 
 
 def run_sweep(scenario: Scenario, terms: Sequence[Threshold], opts: SweepOptions, **kw: Any) -> int:
-    return CapacityRun(scenario, terms, step_duration_s=opts.step_duration_s, warmup_s=opts.warmup_s,
-                       **kw).sweep(opts)
+    """``pegload capacity --closed``."""
+    return _each_target(scenario, terms, opts, **kw)

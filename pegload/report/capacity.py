@@ -397,7 +397,13 @@ def ratio_sentence(a: dict[str, Any], b: dict[str, Any], la: str = "A", lb: str 
         return f"no ratio: {la if not ca.get('max_rate') else lb} has no capacity figure"
     r = cb["max_rate"] / ca["max_rate"]
     note = "" if ca.get("judged") and cb.get("judged") else " (a search that did not judge its target: see limited_by)"
-    return f"{lb} sustains {r:.2f}x {la} at {cb['slo_text']}{note}"
+    # a search that reached --max-rate (or the client's limit) only gives a floor of its capacity
+    floor_a = ca.get("limited_by") in ("max_rate", "client")
+    floor_b = cb.get("limited_by") in ("max_rate", "client")
+    if floor_a and floor_b:
+        return f"no ratio {lb}/{la}: both capacities are floors (limited by --max-rate or the client)"
+    bound = "at most " if floor_a else "at least " if floor_b else ""
+    return f"{lb} sustains {bound}{r:.2f}x {la} at {cb['slo_text']}{note}"
 
 
 def compare_capacity(paths: Sequence[str | Path]) -> tuple[str, str]:

@@ -149,3 +149,45 @@ def test_capacity_command_refuses_rate_and_unknown_slo_op(tmp_path, capsys):
     assert main(["capacity", str(sc), "--slo", "set.p99<5ms"]) == 2
     assert "runs no 'set' ops" in capsys.readouterr().err
     assert main(["capacity", str(sc), "--slo", "get.p99<5ms", "--start-rate", "100", "--max-rate", "50"]) == 2
+
+
+def test_ratio_against_a_floor_is_a_bound(tmp_path):
+    a = write(tmp_path, "a", capacity(4000, "max_rate"))
+    b = write(tmp_path, "b", capacity(375))
+    text, _ = compare_capacity([a, b])
+    assert "B sustains at most 0.09x A" in text
+    text, _ = compare_capacity([b, a])
+    assert "B sustains at least 10.67x A" in text
+    c = write(tmp_path, "c", capacity(4000, "max_rate"))
+    assert "both capacities are floors" in compare_capacity([a, c])[0]
+
+
+def test_multi_target_capacity_run_writes_a_comparison(tmp_path, monkeypatch):
+    """Several targets: one search each in its own folder, and the comparison beside them."""
+    import io
+
+    from pegload.capacity import run as caprun
+    from pegload.scenario import load_scenario
+
+    sc = tmp_path / "s.yaml"
+    sc.write_text("targets:\n  - {name: p4, onebox: {partitions: 4}}\n  - {name: p8, onebox: {partitions: 8}}\n"
+                  "phases:\n  - name: run\n    duration: 5s\n    mix: {get: 1}\n")
+    scenario = load_scenario(sc)
+    seen = []
+
+    def fake_search(self, opts):
+        seen.append((self.scenario.targets[0].name, self.base))
+        self.base.mkdir(parents=True)
+        rate = 1000 if self.scenario.targets[0].name == "p4" else 1410
+        (self.base / "summary.json").write_text(json.dumps(capacity(rate)))
+        return 0
+
+    monkeypatch.setattr(caprun.CapacityRun, "search", fake_search)
+    out = io.StringIO()
+    opts = caprun.SearchOptions(1000, 10_000, 1.0, 0.0, 0.05, 1)
+    code = caprun.run_search(scenario, parse_slo("get.p99<5ms", ["get"]), opts, report_dir=tmp_path / "rep",
+                             out=out, err=io.StringIO(), quiet=True)
+    assert code == 0
+    assert [name for name, _ in seen] == ["p4", "p8"] and seen[0][1] == tmp_path / "rep" / "p4"
+    assert "B sustains 1.41x A" in out.getvalue()
+    assert (tmp_path / "rep" / "comparison.html").is_file()
