@@ -144,7 +144,7 @@ def capacity_text(data: dict[str, Any]) -> str:
 
 # -- SVG -----------------------------------------------------------------------------------------
 class _Axes:
-    def __init__(self, x_max: float, y_min: float, y_max: float, w: int = 760, h: int = 380) -> None:
+    def __init__(self, x_max: float, y_min: float, y_max: float, w: int = 900, h: int = 400) -> None:
         self.w, self.h, self.left, self.right, self.top, self.bottom = w, h, 70, 20, 16, 44
         self.x_max = x_max * 1.08 or 1.0
         self.ly0 = math.floor(math.log10(max(y_min, 1.0)))
@@ -305,7 +305,7 @@ def little_svg(cap: dict[str, Any]) -> str:
 # -- the page ----------------------------------------------------------------------------------
 _CSS = """
 .capacity-head { font-size: 20px; font-weight: 600; margin: 10px 0; }
-td.pass { color: #2b8a3e; } td.fail { color: #b3261e; }
+.pass { color: #2b8a3e; } .fail { color: #b3261e; }
 """
 
 
@@ -325,8 +325,8 @@ def _steps_table(data: dict[str, Any]) -> str:
                  *(format_us(step_latency(s, op, kind, lv)) for lv, _ in CURVE_LEVELS),
                  format_percent(s["errors"]["rate"]),
                  _validity_cell(s),
-                 f'<span class="{"pass" if ok else "fail"}">{html.escape(VERDICT_TEXT.get(s["verdict"], s["verdict"]))}'
-                 + (f" ({html.escape(s['note'])})" if s.get("note") else "") + "</span>",
+                 f'<span class="{"pass" if ok else "fail"}" title="{html.escape(s.get("note") or "")}">'
+                 f'{html.escape(VERDICT_TEXT.get(s["verdict"], s["verdict"]))}{" *" if s.get("note") else ""}</span>',
                  f'<a href="{html.escape(s["report"])}/report.html">{html.escape(s["report"])}</a>']
         if closed:
             cells.insert(-1, str((s.get("little") or {}).get("in_flight")))
@@ -383,7 +383,7 @@ def render_capacity_html(data: dict[str, Any]) -> str:
                   'has an op in flight; below it, time is spent in the client between ops</figcaption></figure>']
     parts += ["<h2>Steps</h2>", _steps_table(data),
               '<p class="sub">Every step is an ordinary run report (histograms, time series, self-check) in its '
-              'folder (hover a "no" for the validity reasons). The capacity is the highest target rate that met '
+              'folder (hover a "no" for the validity reasons, a verdict with * for why it was judged so). The capacity is the highest target rate that met '
               'every SLO term in every repeat, with the planned load offered on time; a step whose only validity '
               'problems are the client\'s own added delays (lateness, greenlets, CPU, loop lag) counts when it met '
               'the SLO anyway, since those delays only make latencies worse.</p>']
