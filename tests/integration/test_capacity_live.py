@@ -5,7 +5,12 @@ The SLO is get.p99 < 15ms: above the throttle the server delays each excess get 
 p99 jumps to ~21 ms; below it this machine's p99 (client noise included) measured 1.5-1.8 ms
 and its p99.9 up to ~4 ms (docs/capacity.md has the run). 15 ms sits between the two regimes
 with margin on both sides; 5 ms would be closer to the busy-machine client tail (~6 ms seen by
-bench/onebox_throttling.py)."""
+bench/onebox_throttling.py).
+
+Precision 5%: a step can fail for the machine's sake (a client stall pushing p99 over 15 ms);
+noise only lowers the answer, and at 5% one spurious failure just under the throttle (2,750)
+still leaves the answer at 2,625 or more, inside the 15% the acceptance allows; at 10% it would
+leave 2,500 (at 10% this test failed once in five runs; its output was not kept)."""
 import pytest
 
 pytestmark = pytest.mark.integration
@@ -38,19 +43,19 @@ def test_throttled_capacity_is_found_within_15_percent(pegload_cli, onebox_facto
     out = pegload_cli.tmp_path / "cap"
     r = pegload_cli.run("capacity", pegload_cli.scenario(GET_ONLY, "getonly"), "--slo", "get.p99<15ms",
                         "--meta", ",".join(ob.meta_addrs), "--table", "temp", "--start-rate", "1000",
-                        "--step-duration", "3s", "--warmup", "1s", "--precision", "10%",
+                        "--step-duration", "3s", "--warmup", "1s", "--precision", "5%",
                         "--report-dir", out, "-q", timeout=300)
     assert r.returncode == 0, r.stderr + r.stdout
     data = pegload_cli.summary(out)
     cap = data["capacity"]
     assert data["kind"] == "pegload-capacity"
-    assert cap["limited_by"] == "slo" and cap["judged"]
-    assert abs(cap["max_rate"] - 3000) <= 0.15 * 3000, cap["max_rate"]
+    assert cap["limited_by"] == "slo" and cap["judged"], r.stdout
+    assert abs(cap["max_rate"] - 3000) <= 0.15 * 3000, r.stdout
     assert cap["slo"] == ["get.p99 < 15ms", "errors < 1%"]
     # the answer is a measured, passing step; a rate at most `precision` above it failed
     passing = [s for s in cap["steps"] if s["target_rate"] == cap["max_rate"]]
     assert passing and all(s["verdict"] == "pass" for s in passing)
-    assert (cap["lowest_fail"] - cap["max_rate"]) / cap["lowest_fail"] <= 0.10 + 1e-9
+    assert (cap["lowest_fail"] - cap["max_rate"]) / cap["lowest_fail"] <= 0.05 + 1e-9
     # every step is an ordinary run report that can be re-read
     for s in cap["steps"]:
         step = pegload_cli.summary(out / s["report"])
