@@ -76,3 +76,21 @@ def test_starved_client_ends_limited_by_client(pegload_cli, onebox_factory):
     last = cap["steps"][-1]
     assert last["verdict"] == "client" and last["validity"]["limited_by"] == "client"
     assert "--workers" in r.stdout and "--dask" in r.stdout
+
+
+def test_closed_sweep_follows_littles_law(pegload_cli, onebox_factory):
+    """Against a server that holds every request 2 ms, c greenlets keep c ops in flight:
+    throughput x mean latency ~= c, and throughput <= c / 2 ms."""
+    ob = onebox_factory(tables={"temp": 4}, delay_ms=2)
+    out = pegload_cli.tmp_path / "closed"
+    r = pegload_cli.run("capacity", pegload_cli.scenario(STARVED, "sweep"), "--slo", "get.p99<100ms", "--closed",
+                        "--max-concurrency", "4", "--meta", ",".join(ob.meta_addrs), "--table", "temp",
+                        "--step-duration", "2s", "--warmup", "0.5s", "--report-dir", out, "-q", timeout=300)
+    assert r.returncode == 0, r.stderr + r.stdout
+    cap = pegload_cli.summary(out)["capacity"]
+    assert cap["mode"] == "closed" and [s["concurrency"] for s in cap["steps"]] == [1, 2, 4]
+    for s in cap["steps"]:
+        c, little = s["concurrency"], s["little"]
+        assert 0.8 * c <= little["in_flight"] <= 1.02 * c, little
+        assert s["achieved_rate"] <= c / 0.002, s["achieved_rate"]
+    assert "in flight" in r.stdout

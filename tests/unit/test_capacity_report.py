@@ -191,3 +191,17 @@ def test_multi_target_capacity_run_writes_a_comparison(tmp_path, monkeypatch):
     assert [name for name, _ in seen] == ["p4", "p8"] and seen[0][1] == tmp_path / "rep" / "p4"
     assert "B sustains 1.41x A" in out.getvalue()
     assert (tmp_path / "rep" / "comparison.html").is_file()
+
+
+def test_live_progress_line_shows_step_bracket_and_slo_against_limit():
+    import io
+    from types import SimpleNamespace
+
+    from pegload.capacity.progress import CapacityProgress, bracket_text
+
+    kinds = {"response": SimpleNamespace(p50=800, p90=900, p99=6200, p999=7000, max=9000)}
+    latest = SimpleNamespace(ops={"get": SimpleNamespace(count=3000, error_count=3, kinds=kinds)})
+    acc = SimpleNamespace(latest=lambda: latest)
+    p = CapacityProgress(io.StringIO(), terms=parse_slo("get.p99<5ms", ["get"]))
+    assert p.slo_text(acc) == "get.p99 6.2 ms/5 ms OVER | errors 0.1%/1% ok"
+    assert bracket_text(2000, 4000) == "[2,000..4,000)" and bracket_text(None, None) == "[none yet]"
