@@ -383,7 +383,8 @@ def render_capacity_html(data: dict[str, Any]) -> str:
                   'has an op in flight; below it, time is spent in the client between ops</figcaption></figure>']
     parts += ["<h2>Steps</h2>", _steps_table(data),
               '<p class="sub">Every step is an ordinary run report (histograms, time series, self-check) in its '
-              'folder (hover a "no" for the validity reasons, a verdict with * for why it was judged so). The capacity is the highest target rate that met '
+              'folder (hover a "no" for the validity reasons, a verdict with * for why it was judged so). '
+              'The capacity is the highest target rate that met '
               'every SLO term in every repeat, with the planned load offered on time; a step whose only validity '
               'problems are the client\'s own added delays (lateness, greenlets, CPU, loop lag) counts when it met '
               'the SLO anyway, since those delays only make latencies worse.</p>']
