@@ -24,6 +24,7 @@ from pegload.coordinator.target import OpenTarget
 from pegload.metrics.levels import PERCENTILES
 from pegload.report import write_report
 from pegload.report.summary import ALL_OPS
+from pegload.report.writer import ReportWriteError
 from pegload.scenario import Scenario
 from pegload.scenario.schema import Phase
 from pegload.scenario.thresholds import Threshold
@@ -106,7 +107,10 @@ class StepRunner:
             if self.on_result is not None:
                 self.on_result(result)
             self.loaded = True
-            paths = write_report(result, self.base / folder)
+            try:
+                paths = write_report(result, self.base / folder)
+            except ReportWriteError as exc:  # the message says where the step's data was saved
+                raise StepFailed(str(exc)) from None
             if result.status.exit_code:
                 keep = self.base / folder
         finally:
