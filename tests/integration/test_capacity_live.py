@@ -2,10 +2,10 @@
 client starved on purpose. Short steps, few of them: the machine is small and shared.
 
 The SLO is get.p99 < 15ms: above the throttle the server delays each excess get by 20 ms, so
-p99 jumps to ~21 ms; below it this machine's p99 (client noise included) measured 1.5-1.8 ms
-and its p99.9 up to ~4 ms (docs/capacity.md has the run). 15 ms sits between the two regimes
-with margin on both sides; 5 ms would be closer to the busy-machine client tail (~6 ms seen by
-bench/onebox_throttling.py).
+p99 jumps to 20-23 ms; below it this machine's p99 (client noise included) measured 0.5-3.4 ms
+and its p99.9 up to 6.3 ms (docs/capacity.md has the runs). 15 ms sits between the two regimes
+with margin on both sides; 5 ms is within reach of the busy machine's client tail alone (~6 ms
+p99 seen by bench/onebox_throttling.py).
 
 Precision 5%: a step can fail for the machine's sake (a client stall pushing p99 over 15 ms);
 noise only lowers the answer, and at 5% one spurious failure just under the throttle (2,750)
