@@ -95,6 +95,12 @@ def register(subparsers) -> None:
     g.add_argument("--max-concurrency", type=_count, default=256, metavar="N",
                    help="--closed: the largest total concurrency tried (default 256)")
     add_override_arguments(p)
+    d = p.add_argument_group("distributed steps (docs/distributed.md; needs pip install 'pegload[dask]')")
+    d.add_argument("--dask", metavar="tcp://SCHEDULER:PORT",
+                   help="run each step's workers on this Dask cluster: one agent per Dask worker, each "
+                        "starting the scenario's `workers` processes on its host")
+    d.add_argument("--agents", metavar="N", type=_count, help="use N Dask workers (default: all of them)")
+    d.add_argument("--listen", metavar="HOST", help="address the agents reach this machine on")
     r = p.add_argument_group("report")
     r.add_argument("--report-dir", metavar="DIR", help="default: reports/<scenario>-capacity-<timestamp>/")
     r.add_argument("--overwrite", action="store_true", help="replace a capacity report already in --report-dir")
@@ -108,6 +114,9 @@ def capacity_command(args: argparse.Namespace) -> int:
             print(f"pegload capacity: --{flag} is what the search sets; use --start-rate/--max-rate and "
                   "--step-duration", file=sys.stderr)
             return 2
+    if (args.agents or args.listen) and not args.dask:
+        print("pegload capacity: --agents and --listen need --dask", file=sys.stderr)
+        return 2
     if args.max_rate < args.start_rate:
         print(f"pegload capacity: --max-rate {args.max_rate:g} is below --start-rate {args.start_rate:g}",
               file=sys.stderr)
@@ -129,7 +138,12 @@ def capacity_command(args: argparse.Namespace) -> int:
         print(f"pegload capacity: --slo: {exc}" if isinstance(exc, ThresholdError) else f"pegload capacity: {exc}",
               file=sys.stderr)
         return 2
-    kw = dict(report_dir=args.report_dir, quiet=args.quiet, overwrite=args.overwrite)
+    dask = None
+    if args.dask:
+        from pegload.distributed import DaskOptions
+
+        dask = DaskOptions(args.dask, agents=args.agents, listen=args.listen)
+    kw = dict(report_dir=args.report_dir, quiet=args.quiet, overwrite=args.overwrite, dask=dask)
     try:
         if args.closed:
             return run_sweep(scenario, terms, SweepOptions(args.max_concurrency, args.step_duration, args.warmup), **kw)

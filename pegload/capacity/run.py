@@ -42,7 +42,7 @@ EXIT_OK, EXIT_CLIENT, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3
 
 CLIENT_ADVICE = ("the client, not the target, was the limit: give it more load capacity with more "
                  "--workers (processes), more --concurrency (greenlets per worker) or more machines "
-                 "(--dask with more agents, docs/distributed.md), then search again")
+                 "(--dask SCHEDULER with more --agents, docs/distributed.md), then search again")
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class CapacityRun:
     def __init__(self, scenario: Scenario, terms: Sequence[Threshold], *, step_duration_s: float,
                  warmup_s: float, report_dir: Path | None = None,
                  quiet: bool = False, overwrite: bool = False, out: TextIO | None = None, err: TextIO | None = None,
-                 worker_env: dict[str, str] | None = None) -> None:
+                 worker_env: dict[str, str] | None = None, dask: Any = None) -> None:
         self.scenario = scenario
         self.terms = list(terms)
         self.step_duration_s = step_duration_s
@@ -80,6 +80,7 @@ class CapacityRun:
         self.out = out if out is not None else sys.stdout
         self.progress = CapacityProgress(err if err is not None else sys.stderr, quiet=quiet, terms=self.terms)
         self.worker_env = worker_env
+        self.dask = dask  # pegload.distributed.DaskOptions or None
         self.steps: list[dict[str, Any]] = []
         self.target: dict[str, Any] = {}
         self.error: str | None = None
@@ -169,7 +170,8 @@ class CapacityRun:
                 with Interrupts() as interrupts:
                     runner = StepRunner(self.scenario, opened, self.base, self.terms,
                                         duration_s=self.step_duration_s, warmup_s=self.warmup_s,
-                                        progress=self.progress, interrupts=interrupts, worker_env=self.worker_env)
+                                        progress=self.progress, interrupts=interrupts, worker_env=self.worker_env,
+                                        dask=self.dask)
                     try:
                         section, code = body(runner)
                     except StepFailed as exc:

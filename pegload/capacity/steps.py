@@ -74,7 +74,8 @@ class StepRunner:
 
     def __init__(self, scenario: Scenario, opened: OpenTarget, base: Path, terms: Sequence[Threshold], *,
                  duration_s: float, warmup_s: float, progress: Progress, interrupts: Interrupts,
-                 worker_env: dict[str, str] | None = None, on_result: Callable[[Any], None] | None = None) -> None:
+                 worker_env: dict[str, str] | None = None, on_result: Callable[[Any], None] | None = None,
+                 dask: Any = None) -> None:
         self.scenario = scenario
         self.opened = opened
         self.base = base
@@ -87,6 +88,7 @@ class StepRunner:
         self.loaded = False
         self.count = 0
         self.on_result = on_result
+        self.dask = dask  # pegload.distributed.DaskOptions: each step's workers run on the Dask agents
 
     def run(self, *, rate: float | None, concurrency: int | None = None, label: str) -> dict[str, Any]:
         """Run one step; its record (see docs/capacity.md, ``steps``) with ``verdict``."""
@@ -97,13 +99,25 @@ class StepRunner:
         log_dir = Path(tempfile.mkdtemp(prefix=f"pegload-logs-{os.getpid()}-"))
         keep = None
         try:
+            launcher: Any = None
+            if self.dask is not None:  # as `pegload run --dask`: workers = agents x the scenario's workers
+                from pegload.distributed import DaskLaunchError, prepare_dask_run
+
+                try:
+                    scenario, launcher = prepare_dask_run(self.dask, scenario, scenario.target, self.progress,
+                                                          self.interrupts)
+                except DaskLaunchError as exc:
+                    raise StepFailed(str(exc)) from None
             session = RunSession(scenario, scenario.target, progress=self.progress, interrupts=self.interrupts,
-                                 log_dir=log_dir, worker_env=self.worker_env, opened=self.opened)
+                                 log_dir=log_dir, worker_env=self.worker_env, opened=self.opened,
+                                 launcher=launcher)
             try:
                 result = session.execute()
             except RunFailed as exc:
                 keep = self.base / folder
                 raise StepFailed(str(exc)) from None
+            if launcher is not None:
+                launcher.annotate(result)
             if self.on_result is not None:
                 self.on_result(result)
             self.loaded = True
