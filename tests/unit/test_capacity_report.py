@@ -149,6 +149,8 @@ def test_capacity_command_refuses_rate_and_unknown_slo_op(tmp_path, capsys):
     assert main(["capacity", str(sc), "--slo", "set.p99<5ms"]) == 2
     assert "runs no 'set' ops" in capsys.readouterr().err
     assert main(["capacity", str(sc), "--slo", "get.p99<5ms", "--start-rate", "100", "--max-rate", "50"]) == 2
+    assert main(["capacity", str(sc), "--slo", "get.p99<5ms", "--agents", "2"]) == 2
+    assert "--agents and --listen need --dask" in capsys.readouterr().err
 
 
 def test_ratio_against_a_floor_is_a_bound(tmp_path):
