@@ -19,6 +19,7 @@ SUBCOMMANDS = {
     "onebox": ("pegload.onebox.cli", "run the embedded Pegasus-compatible cluster in the foreground"),
     "compare": ("pegload.report.cli_compare", "compare reports side by side"),
     "check": ("pegload.report.cli_check", "CI gate: regressions and SLOs, exit 0/1/2"),
+    "capacity": ("pegload.capacity.cli", "capacity at an SLO: open-loop search or closed-loop sweep"),
 }
 
 DESCRIPTION = """\
@@ -30,6 +31,7 @@ pegload: load testing and benchmarking for Apache Pegasus.
   pegload onebox                     run the embedded Pegasus-compatible cluster in the foreground
   pegload compare RUN RUN...         compare reports side by side
   pegload check RUN --baseline RUN   CI gate: regressions and SLOs, exit 0/1/2
+  pegload capacity SCENARIO --slo .. highest rate meeting an SLO (latency-throughput curve)
 """
 
 

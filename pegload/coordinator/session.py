@@ -78,8 +78,12 @@ class RunSession:
 
     def __init__(self, scenario: Scenario, target: Target, *, progress: Progress | None = None,
                  interrupts: Interrupts | None = None, log_dir: Path | None = None,
-                 worker_env: dict[str, str] | None = None, launcher: LocalLauncher | None = None) -> None:
+                 worker_env: dict[str, str] | None = None, launcher: LocalLauncher | None = None,
+                 opened: OpenTarget | None = None) -> None:
         self.scenario = scenario
+        # a target opened by the caller (pegload capacity: one onebox for all its steps) is used
+        # as is and left open; otherwise the session opens the target and closes it at the end
+        self.given_target = opened
         self.launcher = launcher  # where workers run (None: here); see coordinator.workers
         self.target = target
         self.progress = progress or Progress(quiet=True)
@@ -102,7 +106,7 @@ class RunSession:
         """Run every phase; see the module docstring. Raises :class:`RunFailed`."""
         self.started_at = time.time()
         try:
-            opened = open_target(self.target, self.log_dir)
+            opened = self.given_target or open_target(self.target, self.log_dir)
         except TargetError as exc:
             raise RunFailed(str(exc), EXIT_BAD_INPUT) from None
         self.opened = opened
@@ -126,7 +130,8 @@ class RunSession:
                 self.progress.done()
                 pool.close()
         finally:
-            opened.close()
+            if self.given_target is None:
+                opened.close()
         return self._result(opened)
 
     def _plan_and_wait_ready(self, pool: WorkerPool, opened: OpenTarget) -> None:

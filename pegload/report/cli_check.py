@@ -63,6 +63,9 @@ def register(subparsers) -> None:
                         help="judge runs that were interrupted, crashed or NOT VALID (refused by default, exit 2)")
     parser.add_argument("--no-regression", action="store_true",
                         help="check only the SLOs (the baseline is still checked for compatibility)")
+    parser.add_argument("--min-capacity", metavar="RATIO", type=float,
+                        help="capacity reports (pegload capacity): fail when the run's capacity is below RATIO x "
+                        "the baseline's (e.g. 0.95); a search that could not judge its target is refused (exit 2)")
     parser.add_argument("--junit", metavar="FILE", help="write JUnit XML, one test case per checked metric")
     parser.add_argument("--markdown", metavar="FILE", help="write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)")
     parser.set_defaults(func=run_check_command)
@@ -74,6 +77,10 @@ def _fail(message: str) -> int:
 
 
 def run_check_command(args: argparse.Namespace) -> int:
+    from pegload.report.capacity import is_capacity
+
+    if args.min_capacity is not None or any(is_capacity(r) for r in [*args.runs, *args.baseline]):
+        return _check_capacity(args)
     try:
         min_delta_us = parse_duration(args.min_delta) * 1e6
     except ValueError as exc:
@@ -107,3 +114,21 @@ def run_check_command(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(f"cannot write output: {exc}")
     return result.exit_code(args.allow_unstable)
+
+
+def _check_capacity(args: argparse.Namespace) -> int:
+    """``--min-capacity``: one capacity report against one baseline capacity report."""
+    from pegload.report.capacity import check_capacity
+
+    if args.min_capacity is None:
+        return _fail("capacity reports are judged with --min-capacity RATIO (e.g. 0.95)")
+    if not args.min_capacity > 0:
+        return _fail(f"--min-capacity must be > 0, got {args.min_capacity:g}")
+    if len(args.runs) != 1 or len(args.baseline) != 1:
+        return _fail("--min-capacity compares one capacity report with one baseline capacity report")
+    try:
+        code, text = check_capacity(args.runs[0], args.baseline[0], args.min_capacity)
+    except ReportError as exc:
+        return _fail(str(exc))
+    print(text if code != 2 else f"pegload check: {text}", file=sys.stdout if code != 2 else sys.stderr)
+    return code

@@ -29,6 +29,10 @@ def register(subparsers) -> None:
 
 
 def run_compare(args: argparse.Namespace) -> int:
+    from pegload.report.capacity import is_capacity
+
+    if any(is_capacity(r) for r in args.runs):  # capacity reports: overlaid curves, capacity ratio
+        return _compare_capacity(args)
     try:
         comp = comparison(args.runs, phase=args.phase, group=args.group)
     except ReportError as exc:
@@ -44,6 +48,24 @@ def run_compare(args: argparse.Namespace) -> int:
             atomic_write_text(args.json, to_json(comp))
         if args.html:
             atomic_write_text(args.html, render_compare_html(compare_view(comp)))
+    except OSError as exc:
+        print(f"pegload compare: cannot write output: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _compare_capacity(args: argparse.Namespace) -> int:
+    from pegload.report.capacity import compare_capacity
+
+    try:
+        text, page = compare_capacity(args.runs)
+    except ReportError as exc:
+        print(f"pegload compare: {exc}", file=sys.stderr)
+        return 2
+    print(text)
+    try:
+        if args.html:
+            atomic_write_text(args.html, page)
     except OSError as exc:
         print(f"pegload compare: cannot write output: {exc}", file=sys.stderr)
         return 2
