@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +25,8 @@ from pegload.capacity.progress import CapacityProgress, bracket_text
 from pegload.capacity.slo import slo_text
 from pegload.capacity.steps import StepFailed, StepRunner, measured_phase
 from pegload.coordinator.interrupts import Interrupts
-from pegload.coordinator.run import LOG_DIR_PREFIX, _keep_logs, default_report_dir, remove_stale_log_dirs
+from pegload.coordinator.logdirs import keep_logs, new_log_dir, remove_stale_log_dirs
+from pegload.coordinator.run import default_report_dir
 from pegload.coordinator.target import TargetError, open_target
 from pegload.report.atomic import atomic_write_text
 from pegload.report.figures import format_rate
@@ -157,7 +156,7 @@ class CapacityRun:
             self.progress.warn(f"pegload capacity: {exc}")
             return EXIT_BAD_INPUT
         remove_stale_log_dirs()
-        log_dir = Path(tempfile.mkdtemp(prefix=f"{LOG_DIR_PREFIX}{os.getpid()}-"))
+        log_dir = new_log_dir()
         started = time.time()
         code, section = EXIT_FAILED, None
         try:
@@ -182,7 +181,7 @@ class CapacityRun:
                 self.progress.done()
                 opened.close()
         finally:
-            _keep_logs(log_dir, self.base if code not in (EXIT_OK, EXIT_CLIENT) else None)
+            keep_logs(log_dir, self.base if code not in (EXIT_OK, EXIT_CLIENT) else None)
             if created and not self.steps:
                 try:
                     self.base.rmdir()

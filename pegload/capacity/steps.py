@@ -17,8 +17,8 @@ from typing import Any
 from pegload.capacity import search
 from pegload.capacity.slo import StepJudgement, judge_step
 from pegload.coordinator.interrupts import Interrupts
+from pegload.coordinator.logdirs import keep_logs
 from pegload.coordinator.progress import Progress
-from pegload.coordinator.run import _keep_logs
 from pegload.coordinator.session import RunFailed, RunSession
 from pegload.coordinator.target import OpenTarget
 from pegload.metrics.levels import PERCENTILES
@@ -128,7 +128,7 @@ class StepRunner:
             if result.status.exit_code:
                 keep = self.base / folder
         finally:
-            _keep_logs(log_dir, keep)
+            keep_logs(log_dir, keep)
         summary = paths.data
         name = measured_phase(self.scenario).name
         scope = next(p for p in summary["phases"] if p["name"] == name)

@@ -18,16 +18,14 @@ copied next to the report first).
 """
 from __future__ import annotations
 
-import os
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from pegload.coordinator.interrupts import Interrupts
+from pegload.coordinator.logdirs import keep_logs, new_log_dir, remove_stale_log_dirs
 from pegload.coordinator.progress import Progress
 from pegload.coordinator.session import (
     EXIT_BAD_INPUT,
@@ -42,8 +40,6 @@ from pegload.report import ReportPaths, RunResult, write_report
 from pegload.report.summary import record_exit_code
 from pegload.report.writer import ReportDirError, ReportWriteError, clear_run, prepare_report_dir
 from pegload.scenario import Scenario, Target
-
-LOG_DIR_PREFIX = "pegload-logs-"  # + "<coordinator pid>-<random>" in the system temp folder
 
 if TYPE_CHECKING:
     from pegload.distributed import DaskOptions
@@ -155,7 +151,7 @@ class ScenarioRun:
             except DaskLaunchError as exc:
                 self.progress.warn(f"pegload: {exc}")
                 return EXIT_BAD_INPUT
-        log_dir = Path(tempfile.mkdtemp(prefix=f"{LOG_DIR_PREFIX}{os.getpid()}-"))
+        log_dir = new_log_dir()
         keep_in: Path | None = None
         try:
             session = RunSession(scenario, target, progress=self.progress, interrupts=interrupts,
@@ -177,7 +173,7 @@ class ScenarioRun:
                 return worst([code, EXIT_BAD_INPUT])
             keep_in = out_dir if code != EXIT_OK else None
         finally:
-            _keep_logs(log_dir, keep_in)
+            keep_logs(log_dir, keep_in)
         self.reports.append(paths)
         self.out.write(paths.text.read_text(encoding="utf-8"))
         if result.agents:
@@ -211,36 +207,3 @@ class ScenarioRun:
                            else f"verification, phase {name}: every read checked out\n")
             for e in examples:
                 self.out.write(f"  {e}\n")
-
-
-def remove_stale_log_dirs(parent: str | None = None) -> list[Path]:
-    """Remove the temporary log folders of pegload runs whose coordinator died without cleaning
-    up (kill -9: no code runs): ``pegload-logs-<pid>-*`` of this user whose pid is gone. Returns
-    what was removed."""
-    removed = []
-    for d in Path(parent or tempfile.gettempdir()).glob(f"{LOG_DIR_PREFIX}*-*"):
-        pid = d.name[len(LOG_DIR_PREFIX):].split("-", 1)[0]
-        try:
-            if not pid.isdigit() or d.stat().st_uid != os.getuid() or not d.is_dir():
-                continue
-            os.kill(int(pid), 0)
-        except ProcessLookupError:  # its coordinator is gone
-            shutil.rmtree(d, ignore_errors=True)
-            removed.append(d)
-        except OSError:  # not ours to judge (permission), or vanished meanwhile
-            continue
-    return removed
-
-
-def _keep_logs(log_dir: Path, into: Path | None) -> None:
-    """Copy worker/onebox logs that say something next to the report; drop the temp dir."""
-    try:
-        if into is not None:
-            for f in sorted(log_dir.glob("*.log")):
-                if f.stat().st_size:
-                    (into / "logs").mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(f, into / "logs" / f.name)
-    except OSError:
-        pass  # logs are a help, not the result: never let them cost the run its exit code
-    finally:
-        shutil.rmtree(log_dir, ignore_errors=True)

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from pegload.coordinator.run import remove_stale_log_dirs
+from pegload.coordinator.logdirs import remove_stale_log_dirs
 
 pytestmark = pytest.mark.integration
 

@@ -156,8 +156,7 @@ def test_percentiles_equal_the_javascript_port_on_the_same_encoded_histograms():
 def test_the_percentile_names_are_defined_once():
     from dataclasses import fields
 
-    from pegload.metrics import KindStats
-    from pegload.metrics import levels
+    from pegload.metrics import KindStats, levels
     from pegload.report import figures, summary
     from pegload.scenario import thresholds
 

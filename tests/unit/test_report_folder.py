@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pegload.coordinator import run as run_module
+from pegload.coordinator.logdirs import remove_stale_log_dirs
 from pegload.coordinator.run import ScenarioRun
 from pegload.report import load_run, write_report
 from pegload.report.atomic import atomic_write_text
@@ -206,7 +207,7 @@ def test_stale_log_folders_of_dead_coordinators_are_removed(private_tmp):
     (private_tmp / f"pegload-logs-{dead}-abc").mkdir()
     (private_tmp / f"pegload-logs-{os.getpid()}-def").mkdir()  # a live coordinator's: kept
     (private_tmp / "pegload-logs-notapid").mkdir()  # not named by pegload: kept
-    removed = run_module.remove_stale_log_dirs()
+    removed = remove_stale_log_dirs()
     assert [p.name for p in removed] == [f"pegload-logs-{dead}-abc"]
     assert sorted(p.name for p in private_tmp.iterdir()) == [f"pegload-logs-{os.getpid()}-def", "pegload-logs-notapid"]
 
