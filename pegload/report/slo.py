@@ -36,6 +36,8 @@ class SloResult:
 
     def describe(self) -> str:
         shown = format_figure(self.threshold.metric, self.actual)
+        if self.actual is None and self.threshold.is_recovery:
+            return f"{self.name}: no data (no event ran in its scope)"
         if self.actual is None:
             return f"{self.name}: no data (no {self.threshold.op} ops measured)"
         return f"{self.name}: {shown} -> {self.verdict}"
@@ -78,8 +80,26 @@ def evaluate_summary(summary: dict[str, Any],
         else:
             raise ValueError(f"threshold {t.text!r} names phase {phase!r}, which is not in this run "
                              f"(phases: {', '.join(phases) or 'none'})")
-        out.extend(evaluate(scope, [t], phase))
+        if t.is_recovery:
+            out.append(SloResult(t, phase, recovery_value(summary.get("events") or [], t, phase)))
+        else:
+            out.extend(evaluate(scope, [t], phase))
     return out
+
+
+def recovery_value(events: list[dict[str, Any]], t: Threshold, phase: str | None) -> float | None:
+    """The slowest recovery (seconds) of the events in scope (a phase's own threshold: that
+    phase's events; else all). An event that never recovered counts with its whole window (a
+    lower bound). None when no event of the scope ran."""
+    which = t.metric.split("_", 1)[1]  # recovery_p99 -> p99
+    values = []
+    for e in events:
+        if phase is not None and e.get("phase") != phase:
+            continue
+        r = (e.get("recovery") or {}).get(which)
+        if r and r.get("s") is not None:
+            values.append(r["s"])
+    return max(values) if values else None
 
 
 def all_passed(results: Sequence[SloResult]) -> bool:
