@@ -227,7 +227,8 @@ def summarize(poller: ServerPoller | None, phases: list[tuple[str, float, float 
     Per replica server: ``requests`` (op -> requests counted between the start and end reads of
     the measured phases), ``by_phase`` (the same per phase), ``latency_us`` (op -> the
     percentiles of the last read at a phase's end: the server's sample window), ``resets`` and
-    ``timeseries`` (one row per pair of consecutive reads: start offset, length, requests by op).
+    ``timeseries`` (one row per pair of consecutive reads: start offset, length, requests by op;
+    None for a span with failed reads in it, whose requests are known but not when).
     """
     if capture == "off":
         return {"captured": False, "why": "server_metrics: off", "replicas": [], "errors": []}
@@ -246,6 +247,7 @@ def summarize(poller: ServerPoller | None, phases: list[tuple[str, float, float 
         rows, resets, latency = [], 0, {}
         open_phase: str | None = None
         fails: dict[str, int] = {}
+        missed = False
         for snap in poller.snapshots:
             label = snap.label or ""
             if addr in snap.servers:
@@ -253,19 +255,21 @@ def summarize(poller: ServerPoller | None, phases: list[tuple[str, float, float 
                 d, was_reset = _delta(prev, cur)
                 resets += was_reset
                 if prev is not None and prev_t is not None:
+                    # across failed reads (a server down) the requests are known, not when: no rate
                     rows.append([round(prev_t - t0, 3), round(snap.t - prev_t, 3),
-                                 {op: n for op, n in d.items() if n}])
+                                 None if missed else {op: n for op, n in d.items() if n}])
                     if open_phase is not None:  # the requests between the phase's edge reads
                         mine = by_phase.setdefault(open_phase, dict.fromkeys(SERVER_OPS, 0))
                         for op, n in d.items():
                             mine[op] += n
                             total[op] += n
-                prev, prev_t = cur, snap.t
+                prev, prev_t, missed = cur, snap.t, False
                 if label.startswith("end:") and label[4:] == open_phase:
                     latency = {op: {p: round(v / 1000.0, 1) for p, v in pct.items()}
                                for op, pct in snap.servers[addr]["latency_ns"].items()}
             elif addr in snap.errors:
                 fails[snap.errors[addr]] = fails.get(snap.errors[addr], 0) + 1
+                missed = True
             if label.startswith("start:") and label[6:] in spans:
                 open_phase = label[6:]
             elif label.startswith("end:"):

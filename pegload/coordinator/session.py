@@ -43,6 +43,8 @@ START_MARGIN_S = 0.3
 # After StopPhase (or a phase's planned end), how long workers get to finish ops in flight and
 # drain an open-loop backlog, beyond the client timeout, before they are killed.
 STOP_GRACE_S = 10.0
+# An interval this much short of the schedule right after a scenario event is the event's dip
+EVENT_DIP_SHARE = 0.05
 
 
 class RunFailed(Exception):
@@ -303,6 +305,23 @@ class RunSession:
                          validity=validity, status=status, self_check=self_check, server=server,
                          events=self.events.records)
 
+    def _without_event_dips(self, phase: str, start: float, intervals: list[IntervalCount]) -> list[IntervalCount]:
+        """The phase's intervals less those a scenario event emptied: from the interval the event
+        ran in, while replies keep coming short of the schedule. A fault the scenario injected is
+        the target's doing, not the client's (the events section of the report shows it)."""
+        exempt: set[int] = set()
+        for rec in self.events.records:
+            if rec["phase"] != phase or rec.get("started_at") is None:
+                continue
+            t_ev = rec["started_at"] - start
+            for i, iv in enumerate(intervals):
+                if iv.t1 <= t_ev:
+                    continue
+                if iv.t0 > t_ev and iv.count >= (1 - EVENT_DIP_SHARE) * iv.expected:
+                    break
+                exempt.add(i)
+        return [iv for i, iv in enumerate(intervals) if i not in exempt]
+
     def _unsent(self, st: _PhaseState) -> int | None:
         """Ops assigned to workers lost in this phase that they never sent (or sent and lost
         with them): the phase's planned measured ops, less the finished workers' shares
@@ -347,6 +366,7 @@ class RunSession:
                 if iv.phase == p.name:
                     t0, t1 = iv.t_start - start, iv.t_end - start
                     intervals.append(IntervalCount(t0, t1, iv.count, p.expected_ops(t0, t1)))
+            intervals = self._without_event_dips(p.name, start, intervals)
         return PhaseCheck(
             name=p.name, open_loop=p.open_loop, target_rate=p.rate, planned_ops=p.ops,
             planned_s=p.planned_s, planned_slots=planned_slots,

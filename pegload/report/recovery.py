@@ -11,10 +11,10 @@ or the phase's end), per client interval (1 s):
 - errors: the interval's error rate; its limit the scenario's error-rate SLO (``errors < x%``)
   if there is one, else the baseline's rate plus 0.1 percentage point.
 
-``recovery.<p99|errors>.s`` is the time from the event until the end of the last interval of
-the window over the limit (0: none was); when the window's last interval is still over, the
-event did not recover in its window (``recovered: false``; ``s`` is then the window's length, a
-lower bound). Errors (by code) and timeouts are attributed to the event from the event until it
+``recovery.<p99|errors>.s`` is the time from the event until the start of the first STEADY (3)
+intervals in a row under the limit after the first one over it (0: none was over); a lone
+spike later in the window does not undo a recovery. Without such a run the event did not
+recover in its window (``recovered: false``; ``s`` is then the window's length, a lower bound). Errors (by code) and timeouts are attributed to the event from the event until it
 recovered (both figures), or the window's end. The resolution is the client's interval.
 """
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pegload.scenario.thresholds import ThresholdError, parse_threshold
 
 ERROR_TOLERANCE = 0.001  # above the baseline's error rate, without an SLO
 P99_TOLERANCE = 2.0  # times the baseline's median interval p99, without an SLO
+STEADY = 3  # intervals in a row under the limit that count as recovered
 
 
 def _slo_limits(scenario: dict[str, Any], phase: str) -> tuple[float | None, float | None]:
@@ -78,13 +79,19 @@ def _recovery(rows, start: float, end: float, value: str, limit: float | None) -
         out["peak"] = max(vals)
     if limit is None or not window:
         return out
-    over = [r for r in window if r[value] is not None and r[value] > limit]
+    over = [i for i, r in enumerate(window) if r[value] is not None and r[value] > limit]
     if not over:
         out.update(s=0.0, recovered=True)
-    elif over[-1] is window[-1]:
-        out.update(s=round(max(window[-1]["t1"], start) - start, 3), recovered=False)
-    else:
-        out.update(s=round(max(over[-1]["t1"] - start, 0.0), 3), recovered=True)
+        return out
+    # back under the limit: the first STEADY intervals in a row under it after the first one over
+    # (or every interval left in the window, if fewer); a lone spike later does not undo it
+    first = over[0]
+    for i in range(first + 1, len(window)):
+        run = window[i:i + STEADY]
+        if all(r[value] is None or r[value] <= limit for r in run) and (len(run) == STEADY or i + len(run) == len(window)):
+            out.update(s=round(max(window[i]["t0"] - start, 0.0), 3), recovered=True)
+            return out
+    out.update(s=round(max(window[-1]["t1"], start) - start, 3), recovered=False)
     return out
 
 

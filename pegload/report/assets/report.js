@@ -324,8 +324,8 @@
     events.forEach(function (e) {
       if (e.output) out.push(h("details", null, [h("summary", { text: "output of " + e.label }), h("pre", { text: e.output })]));
     });
-    out.push(h("p", { class: "sub", text: "Recovery: time from the event until the end of the last client interval " +
-      "(1 s) of its window whose p99 (all ops) or error rate was over the limit: the scenario's SLO, else twice the " +
+    out.push(h("p", { class: "sub", text: "Recovery: time from the event until the client's per-interval (1 s) p99 of all " +
+      "ops, or error rate, is back under its limit for 3 intervals in a row: the scenario's SLO, else twice the " +
       "pre-event median p99 / the pre-event error rate + 0.1 point. Errors are counted from the event until it recovered." }));
     return out;
   }
@@ -349,6 +349,7 @@
     var series = sv.replicas.map(function (r, i) {
       // the measured phases only, as the client's charts (a load phase would set the scale)
       var pts = r.timeseries.rows.filter(function (x) { return x[1] > 0 && x[0] + x[1] > fromT; }).map(function (x) {
+        if (x[2] === null) return [x[0] + x[1] / 2, null];  // failed reads (server down): a gap
         var n = 0;
         Object.keys(x[2]).forEach(function (op) { n += x[2][op]; });
         return [x[0] + x[1] / 2, n / x[1]];
