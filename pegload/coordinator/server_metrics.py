@@ -184,7 +184,9 @@ class ServerPoller:
                 stopping = self._stopping
             for _, label in due:
                 self._read(label)
-            if not due and now >= next_periodic and not stopping:
+            if due and now >= next_periodic:
+                next_periodic = now + self.interval_s  # an edge read stands for the periodic one
+            elif now >= next_periodic and not stopping:
                 self._read(None)
                 next_periodic = now + self.interval_s
             if stopping:
