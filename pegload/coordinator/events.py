@@ -15,7 +15,8 @@ import signal
 import subprocess
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pegload.scenario.events import EventSpec
 

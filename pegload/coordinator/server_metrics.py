@@ -19,8 +19,9 @@ import json
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from pegload.report.server_view import PERCENTILES, SERVER_OPS
 

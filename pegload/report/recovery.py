@@ -14,7 +14,8 @@ or the phase's end), per client interval (1 s):
 ``recovery.<p99|errors>.s`` is the time from the event until the start of the first STEADY (3)
 intervals in a row under the limit after the first one over it (0: none was over); a lone
 spike later in the window does not undo a recovery. Without such a run the event did not
-recover in its window (``recovered: false``; ``s`` is then the window's length, a lower bound). Errors (by code) and timeouts are attributed to the event from the event until it
+recover in its window (``recovered: false``; ``s`` is then the window's length, a lower bound).
+Errors (by code) and timeouts are attributed to the event from the event until it
 recovered (both figures), or the window's end. The resolution is the client's interval.
 """
 from __future__ import annotations
@@ -88,7 +89,8 @@ def _recovery(rows, start: float, end: float, value: str, limit: float | None) -
     first = over[0]
     for i in range(first + 1, len(window)):
         run = window[i:i + STEADY]
-        if all(r[value] is None or r[value] <= limit for r in run) and (len(run) == STEADY or i + len(run) == len(window)):
+        steady = len(run) == STEADY or i + len(run) == len(window)
+        if steady and all(r[value] is None or r[value] <= limit for r in run):
             out.update(s=round(max(window[i]["t0"] - start, 0.0), 3), recovered=True)
             return out
     out.update(s=round(max(window[-1]["t1"], start) - start, 3), recovered=False)

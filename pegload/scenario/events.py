@@ -124,7 +124,8 @@ def server_metrics_settings(top: Section) -> ServerMetricsSettings:
             top.error("server_metrics", str(exc))
             return INVALID
     if not isinstance(value, LineDict):
-        top.error("server_metrics", f"expected auto, off or {{capture: auto|off, interval: 10s}}, got {describe(value)}")
+        top.error("server_metrics",
+                  f"expected auto, off or {{capture: auto|off, interval: 10s}}, got {describe(value)}")
         return INVALID
     sec = top.sub("server_metrics", value)
     raw = sec.raw("capture", "auto")
@@ -148,7 +149,8 @@ def build_events(top: Section, phases, targets) -> tuple[EventSpec, ...]:
     for i, item in enumerate(items):
         path = ("events", i)
         if not isinstance(item, LineDict):
-            top.problems.add(items.item_loc(i), path, f"expected an event mapping (at:, phase:, onebox: or exec:), got {describe(item)}")
+            top.problems.add(items.item_loc(i), path,
+                             f"expected an event mapping (at:, phase:, onebox: or exec:), got {describe(item)}")
             good = False
             continue
         ev = _event(Section(top.problems, item, path), by_name, first, targets)
@@ -234,7 +236,8 @@ def _onebox_action(sec: Section, onebox_targets):
 
     def in_range(key: str, r):
         if ok(r) and isinstance(r, int) and replicas is not None and r >= replicas:
-            ob.error(key, f"replica {r} does not exist: the onebox has {replicas} replica server(s) (0..{replicas - 1})")
+            ob.error(key, f"replica {r} does not exist: the onebox has {replicas} replica server(s) "
+                     f"(0..{replicas - 1})")
             return INVALID
         return r
 

@@ -9,7 +9,8 @@ import pytest
 from pegload.report import write_report
 
 # the browser helpers and the synthetic run of test_report_browser.py (tests are not a package)
-_spec = importlib.util.spec_from_file_location("report_browser_helpers", Path(__file__).with_name("test_report_browser.py"))
+_spec = importlib.util.spec_from_file_location("report_browser_helpers",
+                                               Path(__file__).with_name("test_report_browser.py"))
 _helpers = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_helpers)
 CHROMIUM, assert_clean, chromium, make_run, series_paths = (

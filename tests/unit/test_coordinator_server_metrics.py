@@ -5,8 +5,7 @@ import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from pegload.coordinator.server_metrics import (ServerPoller, Snapshot, metrics_path, parse_replica_metrics,
-                                                summarize)
+from pegload.coordinator.server_metrics import ServerPoller, Snapshot, metrics_path, parse_replica_metrics, summarize
 from pegload.report.server_view import compare
 
 
@@ -22,8 +21,8 @@ def replica(pidx, gets, puts=0, p99=50_000):
 
 
 def test_parse_sums_counters_and_takes_the_highest_partition_percentile():
-    out = parse_replica_metrics(body([replica(0, 10, 3, p99=40_000), replica(1, 5, 0, p99=70_000),
-                                      {"type": "server", "id": "server", "metrics": [{"name": "get_requests", "value": 99}]}]))
+    server = {"type": "server", "id": "server", "metrics": [{"name": "get_requests", "value": 99}]}
+    out = parse_replica_metrics(body([replica(0, 10, 3, p99=40_000), replica(1, 5, 0, p99=70_000), server]))
     assert out["requests"]["get"] == 15 and out["requests"]["put"] == 3 and out["partitions"] == 2
     assert out["latency_ns"]["get"]["p99"] == 70_000
     assert "put" in out["latency_ns"]  # partition 0 served puts

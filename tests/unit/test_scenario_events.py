@@ -87,12 +87,15 @@ def test_event_errors_name_file_line_and_field(tmp_path):
           - "stall"
         """))
     assert errs == [
-        "bad.yaml:9 events[0].at: 25s is not inside phase 'run', which measures for 20s (at counts from the end of its warm-up)",
+        "bad.yaml:9 events[0].at: 25s is not inside phase 'run', which measures for 20s "
+        "(at counts from the end of its warm-up)",
         "bad.yaml:12 events[1].phase: no phase named 'runn' (phases: run)",
         "bad.yaml:14 events[2]: expected exactly one action: onebox: {...} (embedded onebox) or exec: \"command\"",
         "bad.yaml:16 events[3].onebox: expected exactly one action of: stall, delay_ms, busy_fraction, "
-        "drop_fraction, close_connections, move_primary, kill_replica, restart_replica, clear (got stall, kill_replica)",
-        "bad.yaml:18 events[4].onebox.kill_replica: replica 3 does not exist: the onebox has 3 replica server(s) (0..2)",
+        "drop_fraction, close_connections, move_primary, kill_replica, restart_replica, clear "
+        "(got stall, kill_replica)",
+        "bad.yaml:18 events[4].onebox.kill_replica: replica 3 does not exist: the onebox has 3 replica "
+        "server(s) (0..2)",
         "bad.yaml:20 events[5].onebox: expected exactly one action of: stall, delay_ms, busy_fraction, "
         "drop_fraction, close_connections, move_primary, kill_replica, restart_replica, clear (got none)",
         "bad.yaml:20 events[5].onebox.explode: unknown key (expected one of: busy_fraction, clear, close_connections, "
@@ -119,7 +122,8 @@ def test_exec_timeout_only_for_exec_and_missing_at(tmp_path):
 
 def test_recovery_thresholds_parse_and_need_events(tmp_path):
     t = parse_threshold("recovery.p99 < 5s")
-    assert (t.op, t.metric, t.value, t.text, t.is_recovery) == ("recovery", "recovery_p99", 5.0, "recovery.p99 < 5s", True)
+    assert (t.op, t.metric, t.value, t.text) == ("recovery", "recovery_p99", 5.0, "recovery.p99 < 5s")
+    assert t.is_recovery
     assert parse_threshold("recovery.errors<=1500ms").value == 1.5
     for bad, msg in (("recovery.p50 < 5s", "expected recovery.p99 or recovery.errors"),
                      ("recovery.p99 < 5", "a recovery time needs a time unit"),
