@@ -582,12 +582,16 @@ def _recovery_needs_events(top: Section, root, phases, thresholds, events) -> No
     never pass."""
     if not ok(phases, thresholds, events):
         return
+    # the file's events, those a --duration override left out included (they are "no data" then)
+    raw = root.get("events")
+    first = phases[0].name if phases else None
+    planned = [e.get("phase", first) for e in raw if isinstance(e, dict)] if isinstance(raw, list) else []
     scoped = [((), None, t, i) for i, t in enumerate(thresholds)]
     scoped += [(("phases", j), p.name, t, i) for j, p in enumerate(phases) for i, t in enumerate(p.thresholds)]
     for prefix, phase, t, i in scoped:
         if t.op != RECOVERY:
             continue
-        if not any(e.phase == phase or phase is None for e in events):
+        if not any(name == phase or phase is None for name in planned):
             path = prefix + ("thresholds", i)
             where = f"phase {phase!r}" if phase else "the scenario"
             top.problems.add(_loc_at(root, path), path, f"{t.text!r}: {where} has no events: to judge recovery "

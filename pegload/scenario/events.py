@@ -3,7 +3,8 @@ validation. The coordinator runs the events (``pegload.coordinator.events``) and
 servers (``pegload.coordinator.server_metrics``).
 
 An event runs one action ``at`` a time from the start of a phase's measured part (after its
-warm-up; default phase: the first). Actions: ``onebox: {<action>: value, replica: ...}`` on the
+warm-up; default phase: the first); a phase shortened by ``--duration`` runs without its events
+past the new end. Actions: ``onebox: {<action>: value, replica: ...}`` on the
 embedded onebox only, or ``exec: "command"`` (any target; run by ``/bin/sh -c`` on the
 coordinator's host, killed after ``timeout``).
 """
@@ -145,6 +146,7 @@ def build_events(top: Section, phases, targets) -> tuple[EventSpec, ...]:
         return () if not top.has("events") else INVALID
     by_name = {p.name: p for p in phases} if ok(phases) else None
     first = phases[0].name if ok(phases) and phases else None
+    shortened = _shortened_phases(top, phases)
     out, good = [], True
     for i, item in enumerate(items):
         path = ("events", i)
@@ -153,7 +155,9 @@ def build_events(top: Section, phases, targets) -> tuple[EventSpec, ...]:
                              f"expected an event mapping (at:, phase:, onebox: or exec:), got {describe(item)}")
             good = False
             continue
-        ev = _event(Section(top.problems, item, path), by_name, first, targets)
+        ev = _event(Section(top.problems, item, path), by_name, first, targets, shortened)
+        if ev is _CUT:
+            continue
         if ev is INVALID:
             good = False
         else:
@@ -161,7 +165,20 @@ def build_events(top: Section, phases, targets) -> tuple[EventSpec, ...]:
     return tuple(out) if good else INVALID
 
 
-def _event(sec: Section, by_name, first, targets):
+_CUT: Any = object()  # an event past the end of a phase that --duration shortened
+
+
+def _shortened_phases(top: Section, phases) -> set:
+    """Names of the phases whose duration comes from ``--duration``: their events past the new
+    end are left out (as a ramp is cut to fit), not refused."""
+    items = top.data.get("phases")
+    if not ok(phases) or not isinstance(items, list):
+        return set()
+    return {p.name for p, item in zip(phases, items)
+            if isinstance(item, LineDict) and "duration" in item and item.value_loc("duration") == "--duration"}
+
+
+def _event(sec: Section, by_name, first, targets, shortened=frozenset()):
     name = sec.get("name", F.string(), "")
     at = sec.get("at", F.duration(0), required=True)
     phase = sec.get("phase", F.string(), first)
@@ -194,6 +211,9 @@ def _event(sec: Section, by_name, first, targets):
         phase = INVALID
     if ok(phase, at) and by_name is not None and at is not None:
         p = by_name[phase]
+        if p.duration_s is not None and at >= p.duration_s and phase in shortened:
+            sec.known.extend(list(sec.data))
+            return _CUT
         if p.duration_s is not None and at >= p.duration_s:
             sec.error("at", f"{at:g}s is not inside phase {phase!r}, which measures for {p.duration_s:g}s "
                       "(at counts from the end of its warm-up)")

@@ -141,3 +141,11 @@ def test_server_metrics_errors(tmp_path):
     errs = errors_of(tmp_path, HEAD + "server_metrics: {capture: sometimes, interval: 10ms}\n")
     assert errs == ["bad.yaml:8 server_metrics.capture: expected one of auto, off, got 'sometimes' (a string)",
                     "bad.yaml:8 server_metrics.interval: must be >= 0.5s, got '10ms'"]
+
+
+def test_a_phase_shortened_on_the_command_line_runs_without_its_later_events(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text(HEAD + "events:\n  - {at: 1s, onebox: {stall: 1s}}\n  - {at: 15s, onebox: {clear: true}}\n")
+    s = load_scenario(path, {"duration": "10s"})
+    assert [e.at_s for e in s.events] == [1.0]
+    assert [e.at_s for e in load_scenario(path).events] == [1.0, 15.0]
