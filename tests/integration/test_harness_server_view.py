@@ -84,6 +84,8 @@ def test_the_failover_demo_completes_with_recovery_figures(pegload_cli):
     doc = yaml.safe_load((REPO / "scenarios" / "failover.yaml").read_text(encoding="utf-8"))
     # shortened for the test: kill at 3 s, restart at 8 s of a 12 s phase at 300 ops/s
     doc["events"][0]["at"], doc["events"][1]["at"] = "3s", "8s"
+    # and a command that overstays its timeout: killed, recorded, the run goes on
+    doc["events"].append({"at": "10s", "exec": "echo started; sleep 30", "timeout": "500ms"})
     doc["phases"][0].update(duration="12s", warmup="1s", rate=300)
     doc["concurrency"] = 700
     path = pegload_cli.scenario(yaml.safe_dump(doc), "failover")
@@ -91,7 +93,9 @@ def test_the_failover_demo_completes_with_recovery_figures(pegload_cli):
     proc = pegload_cli.run("run", path, "--report-dir", out, "--quiet", timeout=180)
     assert proc.returncode in (0, 1), proc.stderr + proc.stdout  # 1: a recovery SLO breached on a busy box
     summary = pegload_cli.summary(out)
-    kill, restart = summary["events"]
+    kill, restart, slow = summary["events"]
+    assert (slow["outcome"], slow["output"], slow["error"]) == ("timeout", "started\n", "killed after the 0.5s timeout")
+    assert slow["took_s"] < 3
     assert (kill["action"], kill["outcome"], restart["action"], restart["outcome"]) == (
         "kill_replica", "ok", "restart_replica", "ok")
     assert kill["recovery"]["p99"]["s"] is not None and kill["recovery"]["errors"]["s"] is not None
