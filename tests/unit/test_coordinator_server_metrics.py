@@ -113,3 +113,28 @@ def test_a_target_without_metrics_is_recorded_as_not_captured():
     poller.stop()
     s = summarize(poller, [], 0.0)
     assert s["captured"] is False and s["why"].startswith("no replica server found") and dead in s["why"]
+
+
+class _MetaOnly(_Stub):
+    def do_GET(self):  # noqa: N802 - the http.server API
+        data = json.dumps({"details": {self.server.replica_addr: {"status": "ALIVE"}}}).encode()
+        self.send_response(200 if self.path.startswith("/meta/nodes") else 404)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def test_replicas_that_do_not_answer_metrics_stop_the_poller_with_the_reason():
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _MetaOnly)
+    srv.replica_addr = closed_port()
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        poller = ServerPoller([f"127.0.0.1:{srv.server_address[1]}"], [], 1, 0.5, timeout_s=0.5)
+        poller.start()
+        poller._thread.join(10)  # it gives up by itself after the first round
+    finally:
+        srv.shutdown()
+    assert not poller._thread.is_alive() and len(poller.snapshots) == 1
+    s = summarize(poller, [], 0.0)
+    assert s["captured"] is False and s["why"].startswith("no replica server answered /metrics")
+    assert srv.replica_addr in s["why"]
