@@ -1,4 +1,5 @@
 """Recovery figures of events, on hand-made interval series with known answers."""
+import json
 from types import SimpleNamespace
 
 from pegload.metrics import LatencyHistogram
@@ -69,3 +70,29 @@ def test_events_not_run_are_kept_without_figures_and_a_second_event_reuses_the_b
     # right after the first event recovered there are no new baseline intervals: the first's holds
     assert out[1]["recovery"]["p99"]["limit_from"] == "baseline" and out[1]["recovery"]["p99"]["s"] == 0.0
     assert out[2]["outcome"] == "skipped" and "recovery" not in out[2] and out[2]["t"] is None
+
+
+def test_check_judges_recovery_slos_on_the_current_runs_events(tmp_path):
+    from pegload.report import write_report
+    from pegload.report.gate import run_check
+    from pegload.report.runs import load_run
+    from pegload.report.synthetic import SyntheticPhase, latency_samples, synthetic_run
+
+    (e,) = event_summaries([record(0, 5.0)], acc_of([1000] * 5 + [900_000] * 2 + [1000] * 13), PHASES, {}, T0)
+    assert e["recovery"]["p99"]["s"] == 2.0
+
+    def saved(name, events):
+        run = synthetic_run([SyntheticPhase("run", {"get": latency_samples(500, 400, seed=1)}, duration_s=2.0)])
+        paths = write_report(run, tmp_path / name)
+        data = json.loads(paths.summary.read_text())
+        data["events"] = events  # as a run with that event would have recorded it
+        paths.summary.write_text(json.dumps(data))
+        return load_run(paths.summary)
+
+    with_event, without = saved("a", [e]), saved("b", [])
+    slos = [parse_threshold("recovery.p99 < 5s"), parse_threshold("recovery.errors < 1s")]
+    result = run_check([with_event], [without], rules=[], slos=slos, allow_invalid=True)
+    assert [(v.name, v.verdict, v.current) for v in result.verdicts] == [
+        ("SLO recovery.p99 < 5s", "pass", 2.0), ("SLO recovery.errors < 1s", "pass", 0.0)]
+    result = run_check([without], [with_event], rules=[], slos=slos[:1], allow_invalid=True)
+    assert [(v.verdict, v.detail) for v in result.verdicts] == [("no data", "no event ran")]
