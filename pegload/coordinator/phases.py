@@ -3,13 +3,17 @@
 Phase ``-1`` is the load phase (its name, ``load``, is reserved by the scenario schema); phases
 ``0..n-1`` are ``scenario.phases``. Workers build the same list from the same scenario, so the
 index in ``StartPhase`` is all they need.
+
+A phase's plan (planned length, slot counts, rate at t) is not computed here: ``PhasePlan`` asks
+the one schedule owner, :class:`pegload.workload.schedule.PhaseSchedule`, which the workers pace by.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pegload.scenario import Scenario
+from pegload.workload.schedule import PhaseSchedule, phase_schedule
 from pegload.workload.split import load_share
 
 LOAD_PHASE_INDEX = -1
@@ -27,6 +31,9 @@ class PhasePlan:
     ops: int | None
     warmup_s: float
     ramp: dict[str, Any] | None
+    arrivals: str = "uniform"
+    # the global open-loop plan (None: closed loop); the source of every figure below
+    schedule: PhaseSchedule | None = field(default=None, compare=False, repr=False)
 
     @property
     def open_loop(self) -> bool:
@@ -34,12 +41,26 @@ class PhasePlan:
 
     @property
     def planned_s(self) -> float | None:
-        """How long the phase should last after its warm-up (None: as long as its ops take)."""
-        if self.duration_s is not None:
-            return self.duration_s
-        if self.ops is not None and self.rate and not self.ramp:
-            return self.ops / self.rate
-        return None
+        """How long the phase should last after its warm-up: the duration, or for an open-loop
+        op-count phase the schedule's measured length (ramp included); None when it lasts as long
+        as its ops take (closed loop with an op count)."""
+        if self.schedule is not None:
+            return self.schedule.planned_s
+        return self.duration_s
+
+    @property
+    def measured_slots(self) -> int | None:
+        """Open loop: measured slots over all workers (None: closed loop)."""
+        return self.schedule.measured_slots if self.schedule is not None else None
+
+    def expected_ops(self, t0_s: float, t1_s: float) -> float | None:
+        """Open loop: measured slots due in [t0_s, t1_s) seconds from the measured start (None:
+        closed loop, which has no plan to compare with)."""
+        return self.schedule.expected_ops(t0_s, t1_s) if self.schedule is not None else None
+
+    def rate_at(self, t_s: float) -> float | None:
+        """Open loop: the target rate at ``t_s`` seconds from the phase start (warm-up included)."""
+        return self.schedule.rate_at(t_s) if self.schedule is not None else None
 
 
 def load_calls(scenario: Scenario) -> int:
@@ -51,10 +72,12 @@ def load_calls(scenario: Scenario) -> int:
 def phase_plans(scenario: Scenario) -> list[PhasePlan]:
     plans = []
     if scenario.load.enabled:
-        rate = scenario.load.rate
+        rate, calls = scenario.load.rate, load_calls(scenario)
         plans.append(PhasePlan(LOAD_PHASE_INDEX, LOAD_PHASE_NAME, "load", "open" if rate else "closed",
-                               rate, None, load_calls(scenario), 0.0, None))
+                               rate, None, calls, 0.0, None,
+                               schedule=PhaseSchedule(rate, ops=calls) if rate else None))
     for i, p in enumerate(scenario.phases):
         plans.append(PhasePlan(i, p.name, "run", p.mode, p.rate, p.duration_s, p.ops, p.warmup_s,
-                               p.ramp.to_dict() if p.ramp else None))
+                               p.ramp.to_dict() if p.ramp else None, p.arrivals,
+                               schedule=phase_schedule(scenario, i)))
     return plans

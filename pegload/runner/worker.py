@@ -30,6 +30,7 @@ from pegload.client.errors import PegasusError
 from pegload.metrics import IntervalRecorder
 from pegload.runner.ops import Failures
 from pegload.runner.phase import PhaseClock, PhaseRunner
+from pegload.runner import timer
 from pegload.runner.protocol import (HEARTBEAT_PERIOD_S, FrameReader, Heartbeat, Hello, InitFailed, Interval,
                                      Message, PhaseDone, Plan, ProtocolError, Ready, Shutdown, StartPhase,
                                      StopPhase, WorkerFailed, encode)
@@ -94,7 +95,7 @@ class Worker:
         self.phase: PhaseRunner | None = None
         self.phase_greenlet: gevent.Greenlet | None = None
         self.recorder = IntervalRecorder(worker_id)
-        self.selfcheck = SelfCheck()
+        self.selfcheck = SelfCheck(timer=timer.describe())
         self.phase_index: int | None = None
 
     def serve(self) -> int:
@@ -108,6 +109,8 @@ class Worker:
         self.ww = WorkerWorkload(self.scenario, self.worker_id)
         if not self._init_client(plan):
             return 2
+        # per-interval retry deltas come from the client's counters (when it has them)
+        self.selfcheck.set_counters(getattr(self.client, "counters", None))
         # everything built so far lives for the whole run: keep it out of the GC's scans so
         # full collections stay short (they pause every greenlet)
         gc.collect()
@@ -190,7 +193,8 @@ class Worker:
         else:
             pw = ww.phase(index)
             p = pw.phase
-            name, schedule, measured_ops, duration, warmup = p.name, pw.schedule, pw.measured_ops, p.duration_s, p.warmup_s
+            schedule = pw.schedule  # this worker's share of the one seeded schedule (workload.schedule)
+            name, measured_ops, duration, warmup = p.name, pw.measured_ops, p.duration_s, p.warmup_s
 
             def factory(g: int):
                 return pw.generator(g).next_op
@@ -204,7 +208,9 @@ class Worker:
                 Interval(self.worker_id, index, check, blob)),
             failures=failures)
         sent, dropped, stopped = self.phase.run()
-        self.channel.send(PhaseDone(self.worker_id, index, sent, dropped, stopped, failures.examples))
+        run = self.phase
+        self.channel.send(PhaseDone(self.worker_id, index, sent, dropped, stopped, failures.examples,
+                                    slots=run.slots, late_sent=run.late_sent, arrivals=run.arrivals))
         self.phase = None
         self.phase_index = None
 

@@ -18,7 +18,7 @@ from .fields import INVALID, Section, ok
 from .limits import limit_problems
 from .ops import OPS, OP_NAMES
 from .schema import (
-    DISTRIBUTIONS, MODES, DataLayout, KeyChoice, LoadPhase, OneboxSettings, OpSpec, Phase, Ramp,
+    ARRIVALS, DISTRIBUTIONS, MODES, DataLayout, KeyChoice, LoadPhase, OneboxSettings, OpSpec, Phase, Ramp,
     Scenario, Target, ValueSize,
 )
 from .thresholds import RECOVERY, ThresholdError, parse_threshold
@@ -385,15 +385,20 @@ def _phase(sec: Section, index: int, data: DataLayout, verify: bool):
     if mode == "closed" and sec.has("rate"):
         sec.error("rate", "only applies to mode: open (closed loop runs as fast as the greenlets go)", at_key=True)
     ramp = _ramp(sec, mode, duration, warmup)
+    arrivals = sec.get("arrivals", F.choice(ARRIVALS), "uniform")
+    if mode == "closed" and sec.has("arrivals"):
+        sec.error("arrivals", "only applies to mode: open (closed loop sends when the previous op returns)",
+                  at_key=True)
     default_keys = _key_choice(sec, "keys") if sec.has("keys") else KeyChoice()
     sec.known.append("keys")
     mix = _mix(sec, data, default_keys, verify)
     thresholds = _thresholds(sec, "thresholds", set(op.name for op in mix) if ok(mix) else None)
     sec.finish()
-    if not ok(name, duration, ops, warmup, rate, mode, ramp, default_keys, mix, thresholds):
+    if not ok(name, duration, ops, warmup, rate, mode, ramp, arrivals, default_keys, mix, thresholds):
         return INVALID
     return Phase(name=name, mix=mix, duration_s=duration, ops=ops, warmup_s=warmup, mode=mode,
-                 rate=rate if mode == "open" else None, ramp=ramp, thresholds=thresholds)
+                 rate=rate if mode == "open" else None, ramp=ramp, thresholds=thresholds,
+                 arrivals=arrivals if mode == "open" else "uniform")
 
 
 def _ramp(sec: Section, mode, duration, warmup):

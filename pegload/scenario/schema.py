@@ -14,6 +14,8 @@ from .thresholds import Threshold
 
 DISTRIBUTIONS = ("uniform", "zipfian", "latest", "hotspot", "sequential")
 MODES = ("closed", "open")
+# open-loop arrival processes (pegload.workload.schedule): evenly spaced slots or a Poisson process
+ARRIVALS = ("uniform", "poisson")
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,7 @@ class Phase:
     rate: float | None = None
     ramp: Ramp | None = None
     thresholds: tuple[Threshold, ...] = ()
+    arrivals: str = "uniform"  # open loop: "uniform" (evenly spaced slots) or "poisson"
 
     @property
     def open_loop(self) -> bool:
@@ -213,6 +216,8 @@ class Phase:
             out["rate"] = self.rate
         if self.ramp is not None:
             out["ramp"] = self.ramp.to_dict()
+        if self.arrivals != "uniform":  # the default stays out, so earlier scenarios keep their hash
+            out["arrivals"] = self.arrivals
         out["mix"] = {op.name: op.to_dict() for op in self.mix}
         if self.thresholds:
             out["thresholds"] = [t.text for t in self.thresholds]

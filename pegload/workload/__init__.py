@@ -27,8 +27,13 @@ whether unverified reads of it may be memoised.
 Building blocks, usable alone:
 
 - ``split``: ``split_count(total, parts)``, ``share(total, parts, i)``, ``load_share(...)``.
-- ``pacing``: ``OpenLoopSchedule`` (``next() -> (intended_ns, measured) | None``),
-  ``make_schedule(phase, worker, workers)``, ``make_load_schedule(load, worker, workers)``.
+- ``schedule``: ``PhaseSchedule``, the one owner of an open-loop phase's plan (slot times for
+  uniform or Poisson arrivals, ``measured_slots``, ``planned_s``, ``rate_at(t)``,
+  ``expected_ops(t0, t1)``); ``phase_schedule(scenario, index)`` builds it seeded from the
+  scenario (the coordinator's ``PhasePlan`` and the workers use the same call).
+- ``pacing``: ``OpenLoopSchedule``, one worker's share of a ``PhaseSchedule``
+  (``next() -> (intended_ns, measured) | None``); ``worker_schedule(scenario, index, worker,
+  workers)``, ``make_load_schedule(load, worker, workers)``.
 - ``choosers``: Uniform/Zipfian/Latest/Hotspot/Sequential choosers (``chooser.next() -> index``).
 - ``keys``: ``KeyNames`` (hk00001234 / sk00012 / ct00001234, with bounded memos ``hash_keys[i]``
   ...), ``KeySpace``, ``InsertLog``, ``KeyCache`` (the bounded memo).
@@ -38,13 +43,14 @@ Building blocks, usable alone:
 - ``opmix``: ``OpMix(weights).caller(random, makers)``; ``rng``: ``derive_seed``, ``make_rng``.
 """
 from .generator import LoadGenerator, Op, OpGenerator, PhaseWorkload, WorkerWorkload
-from .pacing import OpenLoopSchedule, make_load_schedule, make_schedule
+from .pacing import OpenLoopSchedule, make_load_schedule, worker_schedule
+from .schedule import PhaseSchedule, phase_schedule
 from .split import load_share, share, split_count
 from .values import CORRECT, CORRUPT, MISSING, STALE, VerifyResult, check_value, make_value
 
 __all__ = [
     "LoadGenerator", "Op", "OpGenerator", "PhaseWorkload", "WorkerWorkload",
-    "OpenLoopSchedule", "make_load_schedule", "make_schedule",
+    "OpenLoopSchedule", "make_load_schedule", "worker_schedule", "PhaseSchedule", "phase_schedule",
     "load_share", "share", "split_count",
     "CORRECT", "CORRUPT", "MISSING", "STALE", "VerifyResult", "check_value", "make_value",
 ]

@@ -32,7 +32,7 @@ from .keys import OP_CACHE_LIMIT, InsertLog, KeyCache, KeyNames, KeySpace
 from .makers import MAKERS, MakerContext
 from .op import Op
 from .opmix import OpMix
-from .pacing import OpenLoopSchedule, make_load_schedule, make_schedule
+from .pacing import OpenLoopSchedule, make_load_schedule, worker_schedule
 from .rng import derive_seed, make_rng
 from .split import load_share, share
 from .values import PayloadSource, ValueSizer, VerifyResult, check_value, make_value
@@ -234,7 +234,8 @@ class PhaseWorkload:
         self.ww = ww
         self.index = index
         self.phase = ww.scenario.phases[index]
-        self.schedule: OpenLoopSchedule | None = make_schedule(self.phase, ww.worker, ww.workers)
+        # the worker's share of the one seeded schedule the coordinator plans with
+        self.schedule: OpenLoopSchedule | None = worker_schedule(ww.scenario, index, ww.worker, ww.workers)
         if self.phase.ops is None:
             self.measured_ops = None
         elif self.schedule is not None:

@@ -1,84 +1,50 @@
-"""Open-loop pacing: intended start times that never depend on when earlier ops finished.
+"""Open-loop pacing, one worker's side: its share of a phase's global schedule.
 
-The phase has one *global* schedule of slots i = 0, 1, 2, ... at times t(i) (seconds from the
-phase start) such that the cumulative expected op count Λ(t) = ∫ rate reaches i at t(i):
-
-    constant rate r:           t(i) = i / r
-    linear ramp r0 -> r over T: Λ(t) = r0·t + (r - r0)·t²/(2T) for t <= T, then + r·(t - T)
-
-Worker w of W takes the slots i ≡ w (mod W), so the workers' schedules interleave and their
-union is exactly the global schedule (no rounding of per-worker rates). Inside a worker the
-greenlets take the next free slot (``next()``), wait until its time, and measure response time
-from it; a slot is never moved because the previous op was slow (coordinated-omission correct).
-
-Warm-up: slots before ``warmup_s`` are not measured. A duration phase ends at the first slot
-at or after ``warmup_s + duration_s``; an op-count phase has exactly ``ops`` measured slots (so
-the workers' measured counts add up to ``ops``). Closed-loop phases have no schedule.
+The schedule itself (slot times, ramps, uniform or Poisson arrivals, warm-up, planned end) is
+owned by :class:`pegload.workload.schedule.PhaseSchedule`; this module only walks a worker's
+slots. Worker w of W takes the global slots i ≡ w (mod W), so the workers' schedules interleave
+and their union is exactly the global schedule (no rounding of per-worker rates). Inside a worker
+the greenlets take the next free slot (``next()``), wait until it is due, and measure response
+time from it; a slot is never moved because the previous op was slow (coordinated-omission
+correct).
 """
 from __future__ import annotations
 
-import math
+from pegload.workload.schedule import PhaseSchedule, phase_schedule
 
 
 class OpenLoopSchedule:
-    """One worker's share of an open-loop phase's global schedule."""
+    """One worker's share of an open-loop phase's global schedule (``plan``). Built either from a
+    :class:`PhaseSchedule` (``OpenLoopSchedule.share(plan, worker, workers)``) or, for
+    convenience, from the same arguments as one."""
 
-    __slots__ = ("rate", "start_rate", "ramp_s", "worker", "workers", "warmup_s", "first_measured", "end",
-                 "_next_index", "_ramp_ops", "_a")
+    __slots__ = ("plan", "worker", "workers", "first_measured", "end", "_next_index", "_time_of")
 
-    def __init__(self, rate: float, *, start_rate: float | None = None, ramp_s: float = 0.0, worker: int = 0,
-                 workers: int = 1, warmup_s: float = 0.0, duration_s: float | None = None, ops: int | None = None):
-        if rate <= 0:
-            raise ValueError(f"rate must be > 0, got {rate}")
+    def __init__(self, rate: float | None = None, *, worker: int = 0, workers: int = 1,
+                 plan: PhaseSchedule | None = None, **plan_args) -> None:
+        if plan is None:
+            if rate is None:
+                raise ValueError("give a rate or a plan")
+            plan = PhaseSchedule(rate, **plan_args)
         if not 0 <= worker < workers:
             raise ValueError(f"worker {worker} is not in [0, {workers})")
-        if ramp_s > 0 and start_rate is not None and start_rate < 0:
-            raise ValueError(f"start_rate must be >= 0, got {start_rate}")
-        self.rate = float(rate)
-        self.ramp_s = float(ramp_s) if ramp_s and start_rate is not None else 0.0
-        self.start_rate = float(start_rate) if self.ramp_s else self.rate
+        self.plan = plan
         self.worker, self.workers = worker, workers
-        self.warmup_s = float(warmup_s)
-        self._a = (self.rate - self.start_rate) / (2.0 * self.ramp_s) if self.ramp_s else 0.0
-        self._ramp_ops = self.cumulative(self.ramp_s)
-        self.first_measured = self.index_at(self.warmup_s)
-        if ops is not None:
-            self.end: int | None = self.first_measured + int(ops)
-        elif duration_s is not None:
-            self.end = self.index_at(self.warmup_s + float(duration_s))
-        else:
-            self.end = None  # unbounded: the caller stops (e.g. the load phase when its data is written)
+        self.first_measured, self.end = plan.first_measured, plan.end
         self._next_index = worker
+        self._time_of = plan.time_of
 
-    # --- the global schedule --------------------------------------------------------------
-    def cumulative(self, t: float) -> float:
-        """Λ(t): expected ops of the global schedule in [0, t)."""
-        if t <= self.ramp_s:
-            return self.start_rate * t + self._a * t * t
-        return self._ramp_ops + self.rate * (t - self.ramp_s)
+    @classmethod
+    def share(cls, plan: PhaseSchedule, worker: int, workers: int) -> OpenLoopSchedule:
+        return cls(worker=worker, workers=workers, plan=plan)
 
-    def time_of(self, i: int) -> float:
-        """Intended start (seconds from the phase start) of global slot ``i``."""
-        if i <= 0:
-            return 0.0
-        if self.ramp_s and i <= self._ramp_ops:
-            b = self.start_rate
-            # root of a·t² + b·t - i = 0 in a form that is stable for a -> 0 and b -> 0
-            return 2.0 * i / (b + math.sqrt(max(0.0, b * b + 4.0 * self._a * i)))
-        return self.ramp_s + (i - self._ramp_ops) / self.rate
+    # the plan's figures, for callers that hold only the worker's share
+    def __getattr__(self, name: str):
+        if name in ("rate", "start_rate", "ramp_s", "warmup_s", "arrivals", "cumulative", "time_of", "index_at",
+                    "rate_at"):
+            return getattr(self.plan, name)
+        raise AttributeError(name)
 
-    def index_at(self, t: float) -> int:
-        """The first global slot whose time is >= t."""
-        if t <= 0:
-            return 0
-        i = max(0, math.ceil(self.cumulative(t)) - 1)
-        while self.time_of(i) < t:
-            i += 1
-        while i > 0 and self.time_of(i - 1) >= t:
-            i -= 1
-        return i
-
-    # --- this worker's share ----------------------------------------------------------------
     def _count_below(self, x: int) -> int:
         """How many of this worker's slots are < x."""
         return (x - self.worker + self.workers - 1) // self.workers if x > self.worker else 0
@@ -102,24 +68,13 @@ class OpenLoopSchedule:
         if self.end is not None and i >= self.end:
             return None
         self._next_index = i + self.workers
-        return int(self.time_of(i) * 1e9), i >= self.first_measured
+        return int(self._time_of(i) * 1e9), i >= self.first_measured
 
 
-def make_schedule(phase, worker: int, workers: int) -> OpenLoopSchedule | None:
-    """The schedule of ``worker`` for a scenario Phase; None for closed-loop phases."""
-    if not phase.open_loop:
-        return None
-    ramp = phase.ramp
-    return OpenLoopSchedule(
-        phase.rate,
-        start_rate=ramp.start_rate if ramp else None,
-        ramp_s=ramp.duration_s if ramp else 0.0,
-        worker=worker,
-        workers=workers,
-        warmup_s=phase.warmup_s,
-        duration_s=phase.duration_s,
-        ops=phase.ops,
-    )
+def worker_schedule(scenario, index: int, worker: int, workers: int) -> OpenLoopSchedule | None:
+    """Worker ``worker``'s share of ``scenario.phases[index]``'s plan (None: closed loop)."""
+    plan = phase_schedule(scenario, index)
+    return None if plan is None else OpenLoopSchedule.share(plan, worker, workers)
 
 
 def make_load_schedule(load, worker: int, workers: int) -> OpenLoopSchedule | None:

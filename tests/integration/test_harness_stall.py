@@ -52,5 +52,7 @@ def test_stall_shows_in_corrected_response_time_not_in_service_time(pegload_cli,
     assert lat["service"]["max"] >= 800_000
     assert lat["service"]["p999"] < 200_000
     assert lat["response"]["p999"] > 4 * lat["service"]["p999"]
-    # the client itself was on time: the wait was the server's, not pegload's
-    assert lat["lateness"]["p99"] < 10_000
+    # lateness is from the slot to the send: the ops queued behind the one busy greenlet carry
+    # their wait for it (the self-check's "behind" says so), the others left on time
+    assert lat["lateness"]["p50"] < 10_000
+    assert lat["lateness"]["p99"] >= 500_000

@@ -1,5 +1,6 @@
-"""PhaseRunner in-process (gevent, no sockets): exact op counts, warm-up exclusion, coordinated-
-omission-corrected response time vs service time vs lateness, errors counted, stop and crash."""
+"""PhaseRunner in-process (gevent, no sockets): exact op counts, errors counted, crash, verified
+closed loop. Everything that depends on time (warm-up, pacing, lateness, behind, drain, stop) is
+in test_runner_pacing.py, on a simulated clock."""
 import textwrap
 import time
 
@@ -7,7 +8,7 @@ import gevent
 import pytest
 
 from pegload.client.errors import RequestTimeout
-from pegload.metrics import KINDS, IntervalRecorder, IntervalSnapshot, OpTotals
+from pegload.metrics import IntervalRecorder, IntervalSnapshot, OpTotals
 from pegload.runner.ops import Failures
 from pegload.runner.phase import PhaseClock, PhaseRunner
 from pegload.runner.selfcheck import SelfCheck
@@ -91,36 +92,6 @@ def test_closed_loop_op_count_is_exact_and_split_among_workers():
     assert counts == [151, 150]
 
 
-def test_warm_up_ops_run_but_are_not_recorded():
-    sc = make_scenario("{duration: 0.3s, warmup: 0.3s, mix: {get: 1}}", concurrency=1)
-    table = SleepyTable(0.01)
-    sent, _, _, totals, intervals = run_phase(table, sc)
-    # ~30 ops in the measured 0.3 s at 10 ms each (1 greenlet), none of the warm-up's
-    assert 15 <= totals["get"].count <= 35 and sent["get"] == totals["get"].count
-    # the interval grid starts at the measured start, after the warm-up
-    assert intervals[0][0].t_start == pytest.approx(run_phase.start_at + 0.3, abs=0.002)
-    assert all(check["wall_s"] > 0 for _, check in intervals)
-
-
-def test_open_loop_response_time_carries_a_stall_that_service_time_does_not():
-    # 1 greenlet, 200 ops/s for 1.5 s; the "server" stalls 0.5 s, 0.3 s into the phase: one op
-    # waits 0.5 s (service), and ~100 scheduled ops queue behind it (response from intended start)
-    sc = make_scenario("{duration: 1.5s, rate: 200, mix: {get: 1}}", concurrency=1)
-    table = SleepyTable(0.0005)
-    start = time.monotonic() + 0.05
-    table.stall_from, table.stall_until = start + 0.3, start + 0.8
-    sent, dropped, _, totals, _ = run_phase(table, sc)
-    t = totals["get"]
-    assert t.count == sent["get"] == 300 and dropped == 0
-    response, service, lateness = (t.hist(k) for k in KINDS)
-    assert response.percentiles([99.0])[99.0] >= 400_000  # corrected: ~1/3 of the ops waited
-    assert service.percentiles([99.0])[99.0] < 50_000  # only one op was in flight in the stall
-    assert service.max() >= 400_000
-    assert lateness.percentiles([99.0])[99.0] < 50_000  # the client was never late by itself
-    # response >= service for every op: compare the means
-    assert response.mean() > service.mean()
-
-
 def test_closed_loop_response_equals_service_and_no_lateness():
     sc = make_scenario("{ops: 50, mix: {get: 1}}", concurrency=2)
     _, _, _, totals, _ = run_phase(SleepyTable(0.002), sc)
@@ -143,28 +114,6 @@ def test_other_exceptions_end_the_phase_loudly():
     table.fail = ZeroDivisionError("a bug")
     with pytest.raises(ZeroDivisionError):
         run_phase(table, sc)
-
-
-def test_stop_request_ends_the_phase_early_without_counting_drops():
-    sc = make_scenario("{duration: 30s, rate: 100, mix: {get: 1}}", concurrency=2)
-    t0 = time.monotonic()
-    sent, dropped, stopped, totals, _ = run_phase(SleepyTable(0.001), sc, stop_after=0.4)
-    assert stopped and dropped == 0 and time.monotonic() - t0 < 3
-    assert 20 <= sent["get"] == totals["get"].count <= 50
-
-
-def test_open_loop_backlog_beyond_the_drain_limit_is_counted_as_dropped():
-    # 1 greenlet, 50 ms per op, 200 ops/s for 0.5 s: 100 slots, ~20 ops/s possible; the backlog
-    # is drained for 2 x timeout + 1 s (timeout 100 ms) and the rest is dropped
-    sc = load_scenario_text(textwrap.dedent("""\
-        workers: 1
-        concurrency: 1
-        timeout_ms: 100
-        phases:
-          - {duration: 0.5s, rate: 200, mix: {get: 1}}
-        """), "unit.yaml")
-    sent, dropped, _, _, _ = run_phase(SleepyTable(0.05), sc)
-    assert dropped > 0 and sent["get"] + dropped == 100
 
 
 class DictSleepyTable(SleepyTable):

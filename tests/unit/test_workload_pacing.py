@@ -4,7 +4,7 @@ import time
 import pytest
 
 from pegload.scenario import load_scenario_text
-from pegload.workload.pacing import OpenLoopSchedule, make_load_schedule, make_schedule
+from pegload.workload.pacing import OpenLoopSchedule, make_load_schedule, worker_schedule
 
 
 def take_all(schedule, limit=10**6):
@@ -122,7 +122,7 @@ def test_unbounded_schedule_and_bad_arguments():
         OpenLoopSchedule(10, worker=2, workers=2)
 
 
-def test_make_schedule_from_scenario_phases():
+def test_worker_schedule_from_scenario_phases():
     sc = load_scenario_text("""\
 workers: 2
 load: {rate: 100}
@@ -130,8 +130,8 @@ phases:
   - {name: closed, ops: 10, mix: {get: 1}}
   - {name: open, duration: 2s, warmup: 1s, rate: 100, ramp: {from: 10, over: 1s}, mix: {get: 1}}
 """, "s.yaml")
-    assert make_schedule(sc.phases[0], 0, 2) is None
-    sched = make_schedule(sc.phases[1], 1, 2)
+    assert worker_schedule(sc, 0, 0, 2) is None
+    sched = worker_schedule(sc, 1, 1, 2)
     assert (sched.rate, sched.start_rate, sched.ramp_s, sched.warmup_s, sched.worker) == (100, 10, 1.0, 1.0, 1)
     assert sched.end == 55 + 200
     load = make_load_schedule(sc.load, 0, 2)
