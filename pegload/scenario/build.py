@@ -591,7 +591,7 @@ def _recovery_needs_events(top: Section, root, phases, thresholds, events) -> No
     raw = root.get("events")
     first = phases[0].name if phases else None
     planned = [e.get("phase", first) for e in raw if isinstance(e, dict)] if isinstance(raw, list) else []
-    scoped = [((), None, t, i) for i, t in enumerate(thresholds)]
+    scoped: list[tuple[tuple, str | None, Any, int]] = [((), None, t, i) for i, t in enumerate(thresholds)]
     scoped += [(("phases", j), p.name, t, i) for j, p in enumerate(phases) for i, t in enumerate(p.thresholds)]
     for prefix, phase, t, i in scoped:
         if t.op != RECOVERY:
