@@ -139,7 +139,8 @@ def summary_table(summary: dict[str, Any]) -> str:
         for r in slo:
             where = f"{r['phase']}: " if r.get("phase") else ""
             shown = format_figure(r["metric"], r["actual"])
-            out.append(f"  {r['verdict'].upper():8} {where}{r['threshold']} (measured {shown})")
+            unmet = f"; {r['unmet']}" if r.get("unmet") else ""
+            out.append(f"  {r['verdict'].upper():8} {where}{r['threshold']} (measured {shown}{unmet})")
         out.append("")
     run, validity = summary["run"], summary["validity"]
     if run["status"] != "completed":

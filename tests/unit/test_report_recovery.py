@@ -41,7 +41,7 @@ def test_recovery_counts_to_the_first_steady_intervals_back_under_the_baseline_l
     r = e["recovery"]["p99"]
     assert (r["s"], r["recovered"], r["limit_from"]) == (3.0, True, "baseline")
     assert abs(r["peak_us"] - 900_000) < 900_000 * 0.002  # the histogram's precision
-    assert 1000 <= r["baseline_us"] <= 1001 and r["limit_us"] == 2 * r["baseline_us"]
+    assert 1000 <= r["baseline_us"] <= 1001 and r["limit_us"] == 2 * r["baseline_us"]  # > 1.25 x the worst
     assert e["recovery"]["errors"]["s"] == 2.0  # 30% and 2% of the ops failed in intervals 5 and 6
     assert e["attributed"] == {"until_s": 3.0, "ops": 300, "errors": {"ERR_TIMEOUT": 32}, "error_count": 32,
                                "timeouts": 32}
@@ -57,6 +57,10 @@ def test_an_event_that_never_recovers_and_an_slo_limit():
     summary = {"phases": [{"name": "run"}], "measured": {}, "events": [e]}
     (res,) = evaluate_summary(summary, [parse_threshold("recovery.p99 < 5s")])
     assert (res.actual, res.verdict) == (15.0, "breach")
+    # the window's length is only a lower bound: never recovered is a breach whatever the limit
+    (res,) = evaluate_summary(summary, [parse_threshold("recovery.p99 < 60s")])
+    assert (res.actual, res.verdict, res.unmet) == (15.0, "breach", "not recovered after stall")
+    assert res.to_dict()["unmet"] == "not recovered after stall"
     (res,) = evaluate_summary({**summary, "events": []}, [parse_threshold("recovery.p99 < 5s")])
     assert res.verdict == "no data"
 
@@ -96,3 +100,11 @@ def test_check_judges_recovery_slos_on_the_current_runs_events(tmp_path):
         ("SLO recovery.p99 < 5s", "pass", 2.0), ("SLO recovery.errors < 1s", "pass", 0.0)]
     result = run_check([without], [with_event], rules=[], slos=slos[:1], allow_invalid=True)
     assert [(v.verdict, v.detail) for v in result.verdicts] == [("no data", "no event ran")]
+
+
+def test_the_baseline_limit_allows_the_worst_quiet_interval():
+    # quiet intervals between 1 and 4 ms: an interval at 4.5 ms after the event is no disturbance
+    p99s = [1000, 4000, 1000, 1500, 1000] + [4500] + [1000] * 14
+    (e,) = event_summaries([record(0, 5.0)], acc_of(p99s), PHASES, {}, T0)
+    r = e["recovery"]["p99"]
+    assert r["s"] == 0.0 and 4000 <= r["baseline_worst_us"] <= 4004 and r["limit_us"] == 1.25 * r["baseline_worst_us"]

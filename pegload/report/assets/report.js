@@ -325,8 +325,8 @@
       if (e.output) out.push(h("details", null, [h("summary", { text: "output of " + e.label }), h("pre", { text: e.output })]));
     });
     out.push(h("p", { class: "sub", text: "Recovery: time from the event until the client's per-interval (1 s) p99 of all " +
-      "ops, or error rate, is back under its limit for 3 intervals in a row: the scenario's SLO, else twice the " +
-      "pre-event median p99 / the pre-event error rate + 0.1 point. Errors are counted from the event until it recovered." }));
+      "ops, or error rate, is back under its limit for 3 intervals in a row: the scenario's SLO, else the higher of " +
+      "twice the pre-event median p99 and the worst pre-event interval + 25% / the pre-event error rate + 0.1 point. Errors are counted from the event until it recovered." }));
     return out;
   }
   function serverSection(sv, fromT, marks) {
@@ -526,6 +526,7 @@
         d.thresholds.map(function (t) {
           var shown = t.actual === null ? "no data" : t.kind ? fmtUs(t.actual) : t.metric.indexOf("recovery_") === 0 ? secs(t.actual) :
             t.metric.slice(-5) === "_rate" ? fmtPct(t.actual) : t.metric === "throughput" ? fmtRate(t.actual) + " ops/s" : fmtInt(t.actual);
+          if (t.unmet) shown += " (" + t.unmet + ")";
           return { cells: [t.threshold, t.phase || "measured", shown, t.verdict], cls: t.passed ? null : "regression" };
         }))], "thresholds"));
     }
