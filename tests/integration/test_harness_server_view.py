@@ -14,7 +14,7 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 
-# 1 worker x 4 greenlets, 1,000 gets/s for 8 s; nothing else touches the onebox started for it
+# 1 worker x 4 greenlets, 1,000 gets/s for 10 s; nothing else touches the onebox started for it
 STALL = """\
 name: stall-event
 workers: 1
@@ -29,7 +29,7 @@ events:
     onebox: {stall: 1s}
 phases:
   - name: run
-    duration: 8s
+    duration: 10s
     rate: 1000
     mix: {get: 1}
 """
@@ -51,7 +51,7 @@ def test_a_stall_event_is_recorded_once_and_shows_in_an_interval_p99(stall_run):
     summary, _ = stall_run
     (event,) = summary["events"]
     assert (event["action"], event["outcome"], event["label"]) == ("stall", "ok", "stall 1s")
-    assert abs(event["at_actual_s"] - 4.0) < 0.2 and event["late_s"] < 0.2
+    assert abs(event["at_actual_s"] - 4.0) < 0.2 and event["late_s"] < 0.2, event
     ts = summary["timeseries"]
     col = {c: i for i, c in enumerate(ts["columns"])}
     gets = [r for r in ts["rows"] if r[col["phase"]] == "run" and r[col["op"]] == "get"]
@@ -60,16 +60,16 @@ def test_a_stall_event_is_recorded_once_and_shows_in_an_interval_p99(stall_run):
     # ops are recorded when their reply comes: the stalled ones in the interval after the stall
     assert any(event["t"] - 0.01 <= r[col["start"]] <= event["t"] + 2.0 for r in hit)
     rec = event["recovery"]["p99"]
-    assert rec["peak_us"] >= 500_000 and rec["recovered"] is True and 0 < rec["s"] <= 4
+    assert rec["peak_us"] >= 500_000 and rec["recovered"] is True and 0 < rec["s"] <= 4, rec
 
 
 def test_server_get_counts_equal_the_clients_within_2_percent(stall_run):
     summary, out = stall_run
     server = summary["server"]
-    assert server["captured"] and len(server["replicas"]) == 3 and not server["warnings"]
+    assert server["captured"] and len(server["replicas"]) == 3 and not server["warnings"], server["errors"]
     client = summary["phases"][1]["ops"]["get"]["count"]
     counted = sum(r["requests"].get("get", 0) for r in server["replicas"])
-    assert client == 8000 and abs(counted - client) <= 0.02 * client, (counted, client)
+    assert client == 10_000 and abs(counted - client) <= 0.02 * client, (counted, client)
     (row,) = server["comparison"]
     assert (row["op"], row["server_op"], row["client_count"], row["server_count"]) == ("get", "get", client, counted)
     # the server's own time is far below what the client measured around it
@@ -85,7 +85,7 @@ def test_the_failover_demo_completes_with_recovery_figures(pegload_cli):
     # shortened for the test: kill at 3 s, restart at 8 s of a 12 s phase at 300 ops/s
     doc["events"][0]["at"], doc["events"][1]["at"] = "3s", "8s"
     # and a command that overstays its timeout: killed, recorded, the run goes on
-    doc["events"].append({"at": "10s", "exec": "echo started; sleep 30", "timeout": "500ms"})
+    doc["events"].append({"at": "11.5s", "exec": "echo started; sleep 30", "timeout": "500ms"})
     doc["phases"][0].update(duration="12s", warmup="1s", rate=300)
     doc["concurrency"] = 700
     path = pegload_cli.scenario(yaml.safe_dump(doc), "failover")
@@ -106,4 +106,4 @@ def test_the_failover_demo_completes_with_recovery_figures(pegload_cli):
     dead = [r for r in summary["server"]["replicas"] if r["resets"]]
     assert len(dead) == 1  # the restarted server started counting from 0 again
     assert any(e["server"] == dead[0]["address"] for e in summary["server"]["errors"])
-    assert re.search(r"recovery\.p99 < 10s \(measured [\d.]+ m?s\)", proc.stdout)
+    assert re.search(r"recovery\.p99 < 10s \(measured [\d.]+ m?s[;)]", proc.stdout)
