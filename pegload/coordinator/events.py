@@ -6,7 +6,7 @@ with its start time; the phase's events are then due at ``start + at``. Events o
 ended first are recorded as ``skipped``; events still pending when the run ends are recorded as
 ``not run``. Onebox actions go through a control client of the runner's own (the control socket
 is not shared across threads); ``exec`` commands run under ``/bin/sh -c`` in their own process
-group, which is killed at the timeout.
+group, which is killed at the timeout, or when the run ends first (``killed``).
 """
 from __future__ import annotations
 
@@ -23,16 +23,19 @@ from pegload.scenario.events import EventSpec
 MAX_OUTPUT = 4096  # characters of an exec command's output kept (its tail)
 
 
-def run_command(command: str, timeout_s: float) -> dict[str, Any]:
+def run_command(command: str, timeout_s: float, started: Callable[[subprocess.Popen], None] | None = None
+                ) -> dict[str, Any]:
     """Run ``command`` with ``/bin/sh -c``; ``{outcome, exit_code, output}``: ``ok`` (exit 0),
     ``failed`` (another exit code, or it could not start) or ``timeout`` (killed, with its
     process group, after ``timeout_s``). ``output`` is stdout and stderr together, its last
-    MAX_OUTPUT characters."""
+    MAX_OUTPUT characters. ``started`` is told the process (so that it can be killed early)."""
     try:
         proc = subprocess.Popen(["/bin/sh", "-c", command], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     except OSError as exc:
         return {"outcome": "failed", "exit_code": None, "output": f"could not start: {exc}"}
+    if started is not None:
+        started(proc)
     try:
         out, _ = proc.communicate(timeout=timeout_s)
         outcome = "ok" if proc.returncode == 0 else "failed"
@@ -92,6 +95,7 @@ class EventRunner:
         self._cv = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
+        self._running: subprocess.Popen | None = None  # the exec command under way
 
     @property
     def empty(self) -> bool:
@@ -130,6 +134,12 @@ class EventRunner:
         with self._cv:
             self._stopping = True
             self._cv.notify()
+        proc = self._running
+        if proc is not None and proc.poll() is None:  # the run is over: so is its command
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         if self._thread is not None:
             self._thread.join(timeout)
         if self._control is not None:
@@ -154,11 +164,17 @@ class EventRunner:
                 self.records[i]["outcome"] = "running"
             self._fire(i)
 
+    def _started(self, proc: subprocess.Popen) -> None:
+        self._running = proc
+
     def _fire(self, i: int) -> None:
         ev, rec = self._events[i], self.records[i]
         rec["started_at"] = self.clock()
         if ev.kind == "exec":
-            rec.update(run_command(ev.command, ev.timeout_s))
+            rec.update(run_command(ev.command, ev.timeout_s, self._started))
+            self._running = None
+            if self._stopping and rec["outcome"] != "ok":
+                rec.update(outcome="killed", error="the run ended while the command ran")
         else:
             try:
                 if self._control is None:

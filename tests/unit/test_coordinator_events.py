@@ -67,3 +67,17 @@ def test_a_refused_onebox_action_is_recorded_and_the_run_goes_on():
         time.sleep(0.01)
     (rec,) = runner.stop()
     assert rec["outcome"] == "failed" and "refused: no such replica" in rec["error"]
+
+
+def test_a_command_still_running_when_the_run_ends_is_killed():
+    runner = EventRunner((EventSpec("run", 0.0, "exec", command="echo begun; sleep 60", timeout_s=120),))
+    runner.start()
+    runner.phase_started("run", time.time())
+    deadline = time.time() + 10
+    while runner._running is None and time.time() < deadline:
+        time.sleep(0.01)
+    t = time.monotonic()
+    (rec,) = runner.stop()
+    assert time.monotonic() - t < 5
+    assert rec["outcome"] == "killed" and rec["error"] == "the run ended while the command ran"
+    assert rec["output"] == "begun\n" and rec["exit_code"] == -9
