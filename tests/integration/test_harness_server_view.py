@@ -82,11 +82,11 @@ def test_server_get_counts_equal_the_clients_within_2_percent(stall_run):
 
 def test_the_failover_demo_completes_with_recovery_figures(pegload_cli):
     doc = yaml.safe_load((REPO / "scenarios" / "failover.yaml").read_text(encoding="utf-8"))
-    # shortened for the test: kill at 3 s, restart at 8 s of a 12 s phase at 300 ops/s
+    # shortened for the test: kill at 3 s, restart at 8 s of a 14 s phase at 300 ops/s
     doc["events"][0]["at"], doc["events"][1]["at"] = "3s", "8s"
     # and a command that overstays its timeout: killed, recorded, the run goes on
     doc["events"].append({"at": "11.5s", "exec": "echo started; sleep 30", "timeout": "500ms"})
-    doc["phases"][0].update(duration="12s", warmup="1s", rate=300)
+    doc["phases"][0].update(duration="14s", warmup="1s", rate=300)
     doc["concurrency"] = 700
     path = pegload_cli.scenario(yaml.safe_dump(doc), "failover")
     out = pegload_cli.tmp_path / "report"
