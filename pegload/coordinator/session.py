@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pegload.coordinator.events import EventRunner
 from pegload.coordinator.interrupts import Interrupts
 from pegload.coordinator.phases import PhasePlan, phase_plans
 from pegload.coordinator.progress import Progress
+from pegload.coordinator.server_metrics import ServerPoller, summarize
 from pegload.coordinator.target import OpenTarget, TargetError, fingerprint, open_target, unreachable
 from pegload.coordinator.validity import IntervalCount, PhaseCheck, failure_reasons, judge_run
 from pegload.coordinator.workers import Event, LocalLauncher, WorkerPool, WorkerStartError
@@ -52,6 +54,8 @@ START_MARGIN_S = 0.3
 # After StopPhase (or a phase's planned end), how long workers get to finish ops in flight and
 # drain an open-loop backlog, beyond the client timeout, before they are killed.
 STOP_GRACE_S = 10.0
+# An interval this much short of the schedule right after a scenario event is the event's dip
+EVENT_DIP_SHARE = 0.05
 
 
 class RunFailed(Exception):
@@ -100,6 +104,8 @@ class RunSession:
         self.phases: list[_PhaseState] = []
         self.learned: dict[str, Any] = {}
         self.started_at = 0.0
+        self.poller: ServerPoller | None = None  # the servers' /metrics (coordinator.server_metrics)
+        self.events = EventRunner(scenario.events)  # the scenario's fault timeline
 
     # -- the run ---------------------------------------------------------------------------
     def execute(self) -> RunResult:
@@ -121,6 +127,7 @@ class RunSession:
                 except WorkerStartError as exc:
                     raise RunFailed(f"workers did not start: {exc}", EXIT_RUN_FAILED) from None
                 self._plan_and_wait_ready(pool, opened)
+                self._start_observers(opened)
                 for plan in phase_plans(self.scenario):
                     if self.crashed or self.interrupts.requested or self.target_lost:
                         break
@@ -128,11 +135,27 @@ class RunSession:
                 pool.broadcast(Shutdown())
             finally:
                 self.progress.done()
+                self._stop_observers()  # before the onebox stops: the last read is of a live server
                 pool.close()
         finally:
             if self.given_target is None:
                 opened.close()
         return self._result(opened)
+
+    def _start_observers(self, opened: OpenTarget) -> None:
+        """The server-metrics poller and the event runner: threads, so the loop never waits."""
+        if self.scenario.server_metrics.capture == "auto":
+            self.poller = ServerPoller(opened.meta_addrs, list(self.learned.get("replica_servers", ())),
+                                       self.learned.get("app_id"), self.scenario.server_metrics.interval_s)
+            self.poller.start()
+        onebox = opened.onebox
+        self.events = EventRunner(self.scenario.events, onebox.control_client if onebox is not None else None)
+        self.events.start()
+
+    def _stop_observers(self) -> None:
+        self.events.stop()
+        if self.poller is not None:
+            self.poller.stop()
 
     def _plan_and_wait_ready(self, pool: WorkerPool, opened: OpenTarget) -> None:
         s = self.scenario
@@ -175,6 +198,9 @@ class RunSession:
         self.progress.say(f"phase {plan.name}: {shape}, {length}{warm}")
         pool.broadcast(StartPhase(plan.index, start_at))
         pool.heard_from_all()
+        if self.poller is not None:
+            self.poller.mark(f"start:{plan.name}", at=start_at + plan.warmup_s)
+        self.events.phase_started(plan.name, start_at + plan.warmup_s)
         planned = plan.planned_s
         overrun_at = (start_at + plan.warmup_s + planned + STOP_GRACE_S + self.scenario.timeout_ms / 1000.0
                       if planned is not None else None)
@@ -203,6 +229,9 @@ class RunSession:
                                warming_up=0 <= elapsed < plan.warmup_s)
         self.acc.end_phase(plan.name)
         state.end = time.time()
+        self.events.phase_ended(plan.name)
+        if self.poller is not None:
+            self.poller.mark(f"end:{plan.name}")
 
     def _handle(self, pool: WorkerPool, state: _PhaseState, ev: Event) -> None:
         wid, msg = ev.worker_id, ev.message
@@ -284,10 +313,30 @@ class RunSession:
             status = RunStatus(EXIT_OK)
         s = self.scenario
         started = self.phases[0].start_at if self.phases else self.started_at
+        measured = [(i.name, i.start, i.end) for i in infos if i.kind != "load" and i.start is not None]
+        server = summarize(self.poller, measured, started, s.server_metrics.capture)
         return RunResult(self.acc, scenario=s.to_dict(), scenario_name=s.name, scenario_hash=scenario_hash(s),
                          target=fingerprint(opened, self.learned), phases=infos, started_at=started,
                          ended_at=time.time(), workers=s.workers, concurrency=s.concurrency, seed=s.seed,
-                         validity=validity, status=status, self_check=self_check)
+                         validity=validity, status=status, self_check=self_check, server=server,
+                         events=self.events.records)
+
+    def _without_event_dips(self, phase: str, start: float, intervals: list[IntervalCount]) -> list[IntervalCount]:
+        """The phase's intervals less those a scenario event emptied: from the interval the event
+        ran in, while replies keep coming short of the schedule. A fault the scenario injected is
+        the target's doing, not the client's (the events section of the report shows it)."""
+        exempt: set[int] = set()
+        for rec in self.events.records:
+            if rec["phase"] != phase or rec.get("started_at") is None:
+                continue
+            t_ev = rec["started_at"] - start
+            for i, iv in enumerate(intervals):
+                if iv.t1 <= t_ev:
+                    continue
+                if iv.t0 > t_ev and iv.count >= (1 - EVENT_DIP_SHARE) * iv.expected:
+                    break
+                exempt.add(i)
+        return [iv for i, iv in enumerate(intervals) if i not in exempt]
 
     def _unsent(self, st: _PhaseState) -> int | None:
         """Ops assigned to workers lost in this phase that they never sent (or sent and lost
@@ -333,6 +382,7 @@ class RunSession:
                 if iv.phase == p.name:
                     t0, t1 = iv.t_start - start, iv.t_end - start
                     intervals.append(IntervalCount(t0, t1, iv.count, p.expected_ops(t0, t1)))
+            intervals = self._without_event_dips(p.name, start, intervals)
         return PhaseCheck(
             name=p.name, open_loop=p.open_loop, target_rate=p.rate, planned_ops=p.ops,
             planned_s=p.planned_s, planned_slots=planned_slots,

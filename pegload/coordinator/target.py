@@ -80,7 +80,8 @@ def open_target(target: Target, log_dir: Path | None = None) -> OpenTarget:
         # its data lives in the run's log folder too, so whatever ends the run (even kill -9 of
         # the onebox, or of the coordinator: see coordinator.run) removes it with that folder
         onebox = Onebox(replica_ports=(0,) * settings.replicas, tables={settings.table: settings.partitions},
-                        delay_ms=settings.delay_ms, stderr=log, data_dir=str(log_dir / f"onebox-data-{target.name}"))
+                        delay_ms=settings.delay_ms, failure_detection_s=settings.failure_detection_s,
+                        stderr=log, data_dir=str(log_dir / f"onebox-data-{target.name}"))
         try:
             onebox.start()
         except (OneboxError, OSError) as exc:

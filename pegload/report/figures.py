@@ -88,4 +88,6 @@ def format_figure(metric: str, value: float | None) -> str:
         return f"{format_rate(value)} ops/s"
     if metric.endswith("_rate"):
         return format_percent(value)
+    if metric.startswith("recovery_"):  # seconds (pegload.scenario.thresholds)
+        return format_us(value * 1_000_000)
     return f"{value:,.0f}"

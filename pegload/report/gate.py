@@ -23,7 +23,7 @@ from pegload.report.compare import differences
 from pegload.report.figures import LATENCY_STATS, figure, format_figure, format_us, lower_is_better
 from pegload.report.percent import format_percent
 from pegload.report.runs import LoadedRun, ReportError, merged_scope
-from pegload.report.slo import SloResult, evaluate
+from pegload.report.slo import SloResult, evaluate, recovery_result
 from pegload.report.stats import p_greater, smallest_p
 from pegload.report.summary import ALL_OPS
 from pegload.scenario.thresholds import Threshold, ThresholdError, parse_subject
@@ -269,8 +269,15 @@ def run_check(current: Sequence[LoadedRun], baseline: Sequence[LoadedRun], *,
                                     f"needs {needed:,} (run longer or faster to check it)"))
             continue
         verdicts.append(judge(rule, base_vals, cur_vals, min_delta_us, alpha))
-    for slo in evaluate(merged_scope(list(current), phase), slos):
+    plain = [t for t in slos if not t.is_recovery]
+    for slo in evaluate(merged_scope(list(current), phase), plain):
         verdicts.append(_slo_verdict(slo))
+    for t in slos:
+        if t.is_recovery:  # the slowest recovery over the current runs' events
+            results = [recovery_result(run.summary.get("events") or [], t, phase) for run in current]
+            values = [r.actual for r in results if r.actual is not None]
+            unmet = "; ".join(r.unmet for r in results if r.unmet) or None
+            verdicts.append(_slo_verdict(SloResult(t, phase, max(values) if values else None, unmet)))
     return CheckResult(verdicts, len(current), len(baseline), phase)
 
 
@@ -278,7 +285,8 @@ def _slo_verdict(r: SloResult) -> Verdict:
     t = r.threshold
     return Verdict(f"SLO {t.text}", "slo", r.verdict, t.metric, current=r.actual,
                    limit=f"{t.comparator} {format_figure(t.metric, t.value)}",
-                   detail="" if r.actual is not None else f"no {t.op} ops measured")
+                   detail=(r.unmet or "") if r.actual is not None else
+                   "no event ran" if t.is_recovery else f"no {t.op} ops measured")
 
 
 def verdict_row(v: Verdict) -> list[Any]:

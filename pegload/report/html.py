@@ -64,6 +64,8 @@ def run_view(summary: dict[str, Any]) -> dict[str, Any]:
         "scenario": summary.get("scenario") or {},
         "scenario_hash": summary.get("scenario_hash"),
         "thresholds": summary.get("thresholds") or [],
+        "server": summary.get("server"),
+        "events": summary.get("events") or [],
     }
 
 

@@ -148,6 +148,10 @@ class RunResult:
     # a distributed run's agents (pegload.distributed.report) and each one's own intervals
     agents: list[dict[str, Any]] = field(default_factory=list)
     agent_intervals: dict[int, list[Any]] = field(default_factory=dict)
+    # the servers' own view (coordinator.server_metrics.summarize) and the scenario's events as
+    # run (coordinator.events.EventRunner records); see docs/server-metrics.md
+    server: dict[str, Any] | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.accumulator.open_intervals:

@@ -20,10 +20,11 @@ class SloResult:
     threshold: Threshold
     phase: str | None  # None: the measured phases together
     actual: float | None  # in the threshold's canonical unit; None: no data
+    unmet: str | None = None  # why it is a breach whatever the figure (an event that never recovered)
 
     @property
     def passed(self) -> bool:
-        return self.actual is not None and self.threshold.holds(self.actual)
+        return self.actual is not None and self.unmet is None and self.threshold.holds(self.actual)
 
     @property
     def verdict(self) -> str:
@@ -37,15 +38,18 @@ class SloResult:
 
     def describe(self) -> str:
         shown = format_figure(self.threshold.metric, self.actual)
+        if self.actual is None and self.threshold.is_recovery:
+            return f"{self.name}: no data (no event ran in its scope)"
         if self.actual is None:
             return f"{self.name}: no data (no {self.threshold.op} ops measured)"
-        return f"{self.name}: {shown} -> {self.verdict}"
+        return f"{self.name}: {shown}{f' ({self.unmet})' if self.unmet else ''} -> {self.verdict}"
 
     def to_dict(self) -> dict[str, Any]:
         t = self.threshold
         return {"threshold": t.text, "phase": self.phase, "op": t.op, "kind": t.kind or None,
                 "metric": t.metric, "comparator": t.comparator, "limit": t.value,
-                "actual": self.actual, "verdict": self.verdict, "passed": self.passed}
+                "actual": self.actual, "verdict": self.verdict, "passed": self.passed,
+                **({"unmet": self.unmet} if self.unmet else {})}
 
 
 def value_for(scope: dict[str, Any], t: Threshold) -> float | None:
@@ -79,8 +83,29 @@ def evaluate_summary(summary: dict[str, Any],
         else:
             raise ValueError(f"threshold {t.text!r} names phase {phase!r}, which is not in this run "
                              f"(phases: {', '.join(phases) or 'none'})")
-        out.extend(evaluate(scope, [t], phase))
+        if t.is_recovery:
+            out.append(recovery_result(summary.get("events") or [], t, phase))
+        else:
+            out.extend(evaluate(scope, [t], phase))
     return out
+
+
+def recovery_result(events: list[dict[str, Any]], t: Threshold, phase: str | None) -> SloResult:
+    """The slowest recovery (seconds) of the events in scope (a phase's own threshold: that
+    phase's events; else all; None when none ran). An event that never recovered counts with its
+    whole window (a lower bound) and makes the threshold a breach whatever that figure."""
+    which = t.metric.split("_", 1)[1]  # recovery_p99 -> p99
+    values, never = [], []
+    for e in events:
+        if phase is not None and e.get("phase") != phase:
+            continue
+        r = (e.get("recovery") or {}).get(which)
+        if r and r.get("s") is not None:
+            values.append(r["s"])
+            if r.get("recovered") is False:
+                never.append(str(e.get("label") or e.get("action")))
+    unmet = f"not recovered after {', '.join(never)}" if never else None
+    return SloResult(t, phase, max(values) if values else None, unmet)
 
 
 def all_passed(results: Sequence[SloResult]) -> bool:

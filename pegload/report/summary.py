@@ -15,6 +15,8 @@ from pegload.metrics import HIGHEST_US, KINDS, LOWEST_US, SIGNIFICANT_DIGITS, Op
 from pegload.metrics.levels import LEVELS, MEAN
 from pegload.report.atomic import atomic_write_text
 from pegload.report.model import PhaseInfo, RunResult
+from pegload.report.recovery import event_summaries
+from pegload.report.server_view import compare
 
 SCHEMA_VERSION = 2  # 2: validity details, retries, drain/unsent, per-worker histograms
 SUMMARY_KIND = "pegload-run"
@@ -188,6 +190,10 @@ def build_summary(run: RunResult) -> dict[str, Any]:
     status = run.status
     measured = _with_retries(_scope(acc, measured_names, measured_duration or None), _retries(run, measured_names))
     validity = run.validity
+    server = run.server
+    if server is not None and server.get("captured"):
+        rows, warnings = compare(server, phases_out)
+        server = {**server, "comparison": rows, "warnings": warnings}
     return {
         "schema_version": SCHEMA_VERSION,
         "kind": SUMMARY_KIND,
@@ -216,6 +222,9 @@ def build_summary(run: RunResult) -> dict[str, Any]:
         "environment": run.environment,
         "scenario": run.scenario,
         **({"agents": run.agents} if run.agents else {}),  # a distributed run (docs/distributed.md)
+        **({"server": server} if server is not None else {}),  # docs/server-metrics.md
+        **({"events": event_summaries(run.events, acc, _phase_list(run), run.scenario, run.started_at)}
+           if run.events else {}),
     }
 
 

@@ -59,6 +59,52 @@ def verdict_lines(validity: dict[str, Any]) -> list[str]:
     return [f"NOT VALID: {who}:"] + [f"  - {r}" for r in validity.get("reasons", [])]
 
 
+def _recovered(r: dict[str, Any] | None) -> str:
+    if not r or r.get("s") is None:
+        return "-"
+    return f"{r['s']:g} s" if r.get("recovered") else f"not within {r['s']:g} s"
+
+
+def events_lines(events: list[dict[str, Any]]) -> list[str]:
+    """One line per scenario event: when it ran, its outcome, how long p99 and errors took to
+    recover, the errors in its window."""
+    if not events:
+        return []
+    out = ["events:"]
+    for e in events:
+        when = f"at {e['at_actual_s']:.1f} s" if e.get("at_actual_s") is not None else "never ran"
+        outcome = e["outcome"] + (f" (exit {e['exit_code']})" if e.get("exit_code") is not None else "")
+        rec = e.get("recovery") or {}
+        line = f"  {e['phase']}: {e['label']} {when}: {outcome}"
+        if rec:
+            a = e.get("attributed") or {}
+            line += (f"; p99 peak {format_us((rec.get('p99') or {}).get('peak_us'))}, recovered "
+                     f"{_recovered(rec.get('p99'))}; errors recovered {_recovered(rec.get('errors'))}, "
+                     f"{a.get('error_count', 0):,} in its window")
+        out.append(line)
+    return out + [""]
+
+
+def server_lines(server: dict[str, Any] | None) -> list[str]:
+    """The servers' counts beside the client's, and the warnings."""
+    if not server:
+        return []
+    if not server.get("captured"):
+        return [f"server metrics: not captured ({server.get('why')})", ""]
+    rows = [[r["phase"], r["op"], r["server_op"], r["counted"], _count(r["client_count"]), _count(r["server_count"]),
+             format_us(r["client_service_p99_us"]), format_us(r["server_p99_us"])]
+            for r in server.get("comparison") or []]
+    out = ["server view (reads count once; writes once per copy):"]
+    if rows:
+        out.append(render_table(["phase", "op", "server op", "counted", "client", "server", "service p99",
+                                 "server p99"], rows, left=4))
+    out.extend(f"  WARNING: {w}" for w in server.get("warnings") or [])
+    unread = server.get("errors") or []
+    if unread:
+        out.append(f"  {len(unread)} server(s) or discovery step(s) could not always be read (see report.html)")
+    return out + [""]
+
+
 def summary_table(summary: dict[str, Any]) -> str:
     """Per phase, per op: count, ops/s, response p50/p99/p99.9/max, errors, misses; then the
     validity verdict and where the run stopped if it did not complete."""
@@ -86,13 +132,16 @@ def summary_table(summary: dict[str, Any]) -> str:
             notes.append(f"unsent: {p['unsent']:,} ops assigned to lost worker(s) were never sent")
         out.extend(f"  {n}" for n in notes)
         out.append("")
+    out.extend(events_lines(summary.get("events") or []))
+    out.extend(server_lines(summary.get("server")))
     slo = summary.get("thresholds") or []
     if slo:
         out.append("thresholds:")
         for r in slo:
             where = f"{r['phase']}: " if r.get("phase") else ""
             shown = format_figure(r["metric"], r["actual"])
-            out.append(f"  {r['verdict'].upper():8} {where}{r['threshold']} (measured {shown})")
+            unmet = f"; {r['unmet']}" if r.get("unmet") else ""
+            out.append(f"  {r['verdict'].upper():8} {where}{r['threshold']} (measured {shown}{unmet})")
         out.append("")
     run, validity = summary["run"], summary["validity"]
     if run["status"] != "completed":

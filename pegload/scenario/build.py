@@ -13,6 +13,7 @@ from typing import Any
 
 from . import fields as F
 from .errors import Problems, excerpt
+from .events import build_events, server_metrics_settings
 from .fields import INVALID, Section, ok
 from .limits import limit_problems
 from .ops import OP_NAMES, OPS
@@ -31,7 +32,7 @@ from .schema import (
     Target,
     ValueSize,
 )
-from .thresholds import ThresholdError, parse_threshold
+from .thresholds import RECOVERY, ThresholdError, parse_threshold
 from .units import describe
 from .yamlsource import LineDict, LineList
 
@@ -76,7 +77,10 @@ def build_scenario(root: Any, file: str, default_name: str) -> Scenario:
     load = _load(top)
     phases = _phases(top, data, verify is True)
     thresholds = _thresholds(top, "thresholds", _ops_in(phases))
+    events = build_events(top, phases, targets)
+    server_metrics = server_metrics_settings(top)
     top.finish()
+    _recovery_needs_events(top, root, phases, thresholds, events)
 
     if verify is True:
         _verify_rules(top, data, load, workers, concurrency)
@@ -87,7 +91,8 @@ def build_scenario(root: Any, file: str, default_name: str) -> Scenario:
     problems.raise_if_any()
     return Scenario(name=name, source=file, targets=targets, phases=phases, description=description,
                     labels=labels, seed=seed, workers=workers, concurrency=concurrency, timeout_ms=timeout_ms,
-                    data=data, load=load, verify=verify, thresholds=thresholds)
+                    data=data, load=load, verify=verify, thresholds=thresholds, events=events,
+                    server_metrics=server_metrics)
 
 
 # --- labels, targets --------------------------------------------------------------------------
@@ -198,10 +203,12 @@ def _onebox(sec: Section) -> OneboxSettings | None:
     replicas = box.get("replicas", F.integer(1, 9), 3)
     table = box.get("table", F.string(), "temp")
     delay_ms = box.get("delay_ms", F.number(0, 60_000), 0.0)
+    detection = box.get("failure_detection", F.duration(0), 10.0)
     box.finish()
-    if not ok(partitions, replicas, table, delay_ms):
+    if not ok(partitions, replicas, table, delay_ms, detection):
         return INVALID
-    return OneboxSettings(partitions=partitions, replicas=replicas, table=table, delay_ms=delay_ms)
+    return OneboxSettings(partitions=partitions, replicas=replicas, table=table, delay_ms=delay_ms,
+                          failure_detection_s=detection)
 
 
 def _meta(sec: Section):
@@ -577,13 +584,34 @@ def _thresholds(sec: Section, key: str, ops_in_mix: set | None):
             sec.problems.add(loc, sec.path + sub, str(exc))
             good = False
             continue
-        if ops_in_mix is not None and threshold.op != "all" and threshold.op not in ops_in_mix:
+        if ops_in_mix is not None and threshold.op not in ("all", RECOVERY) and threshold.op not in ops_in_mix:
             scope = "this phase's mix" if sec.path else "the mix of any phase"
             sec.problems.add(loc, sec.path + sub, f"{threshold.text!r}: {threshold.op!r} is not in {scope}")
             good = False
             continue
         out.append(threshold)
     return tuple(out) if good else INVALID
+
+
+def _recovery_needs_events(top: Section, root, phases, thresholds, events) -> None:
+    """A ``recovery.*`` threshold is judged on the events of its scope: without one it could
+    never pass."""
+    if not ok(phases, thresholds, events):
+        return
+    # the file's events, those a --duration override left out included (they are "no data" then)
+    raw = root.get("events")
+    first = phases[0].name if phases else None
+    planned = [e.get("phase", first) for e in raw if isinstance(e, dict)] if isinstance(raw, list) else []
+    scoped: list[tuple[tuple, str | None, Any, int]] = [((), None, t, i) for i, t in enumerate(thresholds)]
+    scoped += [(("phases", j), p.name, t, i) for j, p in enumerate(phases) for i, t in enumerate(p.thresholds)]
+    for prefix, phase, t, i in scoped:
+        if t.op != RECOVERY:
+            continue
+        if not any(name == phase or phase is None for name in planned):
+            path = prefix + ("thresholds", i)
+            where = f"phase {phase!r}" if phase else "the scenario"
+            top.problems.add(_loc_at(root, path), path, f"{t.text!r}: {where} has no events: to judge recovery "
+                             "add an events: entry (e.g. onebox: {kill_replica: 0})")
 
 
 def _verify_rules(top: Section, data, load, workers, concurrency) -> None:

@@ -15,7 +15,7 @@ from .yamlsource import MAX_FILE_BYTES, load_yaml, too_big_message
 
 # Fields that do not change the load a run applies, left out of scenario_hash so that runs
 # against different targets (or with other labels/thresholds) stay comparable.
-_NOT_HASHED = ("name", "description", "target", "targets", "labels", "thresholds")
+_NOT_HASHED = ("name", "description", "target", "targets", "labels", "thresholds", "server_metrics")
 
 
 def load_scenario(path: str | os.PathLike, overrides: Mapping[str, Any] | None = None) -> Scenario:

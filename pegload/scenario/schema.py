@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .events import EventSpec, ServerMetricsSettings
 from .ops import OPS, OpInfo
 from .thresholds import Threshold
 
@@ -70,9 +71,13 @@ class OneboxSettings:
     replicas: int = 3
     table: str = "temp"
     delay_ms: float = 0.0
+    failure_detection_s: float = 10.0  # until the meta declares a killed replica server dead
 
     def to_dict(self) -> dict:
-        return {"partitions": self.partitions, "replicas": self.replicas, "table": self.table, "delay_ms": self.delay_ms}
+        out = {"partitions": self.partitions, "replicas": self.replicas, "table": self.table, "delay_ms": self.delay_ms}
+        if self.failure_detection_s != 10.0:
+            out["failure_detection"] = self.failure_detection_s
+        return out
 
 
 @dataclass(frozen=True)
@@ -237,6 +242,8 @@ class Scenario:
     load: LoadPhase = LoadPhase()
     verify: bool = False
     thresholds: tuple[Threshold, ...] = ()
+    events: tuple[EventSpec, ...] = ()
+    server_metrics: ServerMetricsSettings = ServerMetricsSettings()
 
     @property
     def target(self) -> Target:
@@ -257,4 +264,7 @@ class Scenario:
                    phases=[p.to_dict() for p in self.phases])
         if self.thresholds:
             out["thresholds"] = [t.text for t in self.thresholds]
+        if self.events:
+            out["events"] = [e.to_dict() for e in self.events]
+        out["server_metrics"] = self.server_metrics.to_dict()
         return out

@@ -28,6 +28,15 @@ Meaning and units:
   ``verify_errors``.
 - ``op`` omitted or ``all``: every operation of the phase (or run) together.
 
+Recovery after the scenario's events (``events:``)::
+
+    threshold  := "recovery." ( "p99" | "errors" ) comparator number time-unit
+
+``recovery.p99 < 5s``: after every event of the scope (a phase's own threshold: that phase's
+events), the per-interval p99 is back under its limit within 5 s; ``recovery.errors`` the same
+for the per-interval error rate (see docs/reports.md, Recovery). The value is kept in seconds
+(metric ``recovery_p99`` / ``recovery_errors``, op ``recovery``).
+
 Examples: ``get.p99 < 5ms``, ``all.service.p999 <= 20ms``, ``errors < 0.1%``,
 ``throughput > 1000``, ``multi_get.p50 < 800us``, ``verify_errors < 1``.
 
@@ -52,7 +61,9 @@ LATENCY_KINDS = ("response", "service", "lateness")
 LATENCY_METRICS = LATENCY_STATS
 RATE_METRICS = ("error_rate", "verify_error_rate")
 COUNT_METRICS = ("errors", "verify_errors")
-METRICS = LATENCY_METRICS + ("throughput",) + COUNT_METRICS + RATE_METRICS
+RECOVERY = "recovery"  # the subject prefix of recovery thresholds (and their op)
+RECOVERY_METRICS = {"p99": "recovery_p99", "errors": "recovery_errors"}
+METRICS = LATENCY_METRICS + ("throughput",) + COUNT_METRICS + RATE_METRICS + tuple(RECOVERY_METRICS.values())
 COMPARATORS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 _TIME_UNITS_US = {"us": 1.0, "µs": 1.0, "ms": 1000.0, "s": 1_000_000.0}
@@ -86,6 +97,10 @@ class Threshold:
     @property
     def is_latency(self) -> bool:
         return self.metric in LATENCY_METRICS
+
+    @property
+    def is_recovery(self) -> bool:
+        return self.op == RECOVERY
 
     def __str__(self) -> str:
         return self.text
@@ -139,10 +154,12 @@ def parse_threshold(text: str) -> Threshold:
     cmp = match.group("cmp")
     if cmp not in COMPARATORS:
         raise ThresholdError(f"{text.strip()!r}: comparator {cmp!r} is not supported; use <, <=, > or >=")
-    op, kind, metric = parse_subject(match.group("subject"))
     number = float(match.group("num"))
     unit = match.group("unit")
     shown = text.strip()
+    if match.group("subject").split(".")[0] == RECOVERY:
+        return _recovery_threshold(match.group("subject"), cmp, number, match.group("num"), unit, shown)
+    op, kind, metric = parse_subject(match.group("subject"))
     if metric in LATENCY_METRICS:
         if unit not in _TIME_UNITS_US:
             got = f"{unit!r}" if unit else "none"
@@ -166,6 +183,19 @@ def parse_threshold(text: str) -> Threshold:
     subject = ".".join(p for p in (op if op != "all" else "", kind if kind != "response" else "", written_metric) if p)
     norm = f"{subject} {cmp} {match.group('num')}{unit}"
     return Threshold(op=op, kind=kind, metric=metric, comparator=cmp, value=value, text=norm)
+
+
+def _recovery_threshold(subject: str, cmp: str, number: float, num_text: str, unit: str, shown: str) -> Threshold:
+    parts = subject.split(".")
+    if len(parts) != 2 or parts[1] not in RECOVERY_METRICS:
+        raise ThresholdError(f"{shown!r}: expected recovery.p99 or recovery.errors")
+    if unit not in _TIME_UNITS_US:
+        got = f"{unit!r}" if unit else "none"
+        raise ThresholdError(f"{shown!r}: a recovery time needs a time unit (us, ms or s), got {got}")
+    if number < 0:
+        raise ThresholdError(f"{shown!r}: the value must not be negative")
+    return Threshold(op=RECOVERY, kind="", metric=RECOVERY_METRICS[parts[1]], comparator=cmp,
+                     value=number * _TIME_UNITS_US[unit] / 1_000_000.0, text=f"{subject} {cmp} {num_text}{unit}")
 
 
 def parse_thresholds(spec: str | Iterable[str]) -> list[Threshold]:

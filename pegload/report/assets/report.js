@@ -94,7 +94,7 @@
 
   /* A line chart. o = {title, series: [{name, color, dash, points: [[x, y|null], ...]}],
    *   xType: "linear" | "percentile" (x = 1/(1-q), drawn on log10), xLabel, yLabel,
-   *   xFormat(x), yFormat(y), vlines: [{x, label}]} */
+   *   xFormat(x), yFormat(y), vlines: [{x, label, cls}]} (cls "event": a scenario event) */
   function lineChart(o) {
     var W = o.width || 580, H = o.height || 300, M = { l: 62, r: 24, t: 12, b: 44 };
     var pw = W - M.l - M.r, ph = H - M.t - M.b;
@@ -143,11 +143,12 @@
     (o.vlines || []).forEach(function (v) {
       if (v.x < x0 || v.x > x1) return;
       var x = Xt(v.x), w = v.label.length * CHAR_W_SMALL + 6, row = 0;
-      while (rowsEnd[row] !== undefined && rowsEnd[row] > x) row++;
-      rowsEnd[row] = x + 3 + w;
       var anchorEnd = x + 3 + w > M.l + pw;
-      svg.appendChild(s("line", { class: "vline", x1: x, x2: x, y1: M.t, y2: M.t + ph }));
-      svg.appendChild(s("text", { class: "vlabel", x: anchorEnd ? x - 3 : x + 3, y: M.t + 10 + row * 11,
+      var left = anchorEnd ? x - 3 - w : x;  // the span the label takes, whichever side it is on
+      while (rowsEnd[row] !== undefined && rowsEnd[row] > left) row++;
+      rowsEnd[row] = anchorEnd ? x : x + 3 + w;
+      svg.appendChild(s("line", { class: v.cls || "vline", x1: x, x2: x, y1: M.t, y2: M.t + ph }));
+      svg.appendChild(s("text", { class: v.cls ? v.cls + "-label" : "vlabel", x: anchorEnd ? x - 3 : x + 3, y: M.t + 10 + row * 11,
         "text-anchor": anchorEnd ? "end" : "start", text: v.label }));
     });
     svg.appendChild(s("rect", { class: "frame", x: M.l, y: M.t, width: pw, height: ph }));
@@ -294,6 +295,81 @@
     return out;
   }
   function secs(x) { return (+x.toPrecision(4)) + " s"; }
+
+  // ------------------------------------------------------------------ server view and events
+  // A scenario event as a marker on every time plot (x: seconds since the run's start).
+  function eventMarks(events) {
+    return (events || []).filter(function (e) { return e.t !== null && e.t !== undefined; }).map(function (e) {
+      return { x: e.t, label: "⚡ " + e.label, cls: "event" };
+    });
+  }
+  function recoveryText(r, isRate) {
+    if (!r || r.s === null || r.s === undefined) return r && r.limit_from === null ? "no baseline" : "-";
+    var lim = r.limit_us !== undefined ? fmtUs(r.limit_us) : fmtPct(r.limit);
+    return (r.recovered ? secs(r.s) : "not within " + secs(r.s)) + " (limit " + lim + ", " + r.limit_from + ")";
+  }
+  function eventsSection(events) {
+    var rows = events.map(function (e) {
+      var a = e.attributed || {}, rec = e.recovery || {};
+      var when = e.at_actual_s === null ? "-" : secs(e.at_actual_s) + (e.late_s > 0.05 ? " (" + secs(e.late_s) + " late)" : "");
+      var outcome = e.outcome + (e.exit_code !== undefined && e.exit_code !== null ? " (exit " + e.exit_code + ")" : "") +
+        (e.error ? ": " + e.error : "");
+      var errs = a.error_count === undefined ? "-" : fmtInt(a.error_count) + (a.timeouts ? " (" + fmtInt(a.timeouts) + " timeouts)" : "") +
+        (a.error_count ? ": " + Object.keys(a.errors).map(function (c) { return c + " " + fmtInt(a.errors[c]); }).join(", ") : "");
+      return { cells: [e.label, e.phase, secs(e.at_s), when, outcome, rec.p99 ? fmtUs(rec.p99.peak_us) : "-",
+        recoveryText(rec.p99), recoveryText(rec.errors), errs], cls: e.outcome === "ok" ? null : "regression" };
+    });
+    var out = [table(["event", "phase", "planned", "ran at", "outcome", "peak p99", "p99 recovered after",
+      "errors recovered after", "errors in the event's window"], rows, "numbers events", 5)];
+    events.forEach(function (e) {
+      if (e.output) out.push(h("details", null, [h("summary", { text: "output of " + e.label }), h("pre", { text: e.output })]));
+    });
+    out.push(h("p", { class: "sub", text: "Recovery: time from the event until the client's per-interval (1 s) p99 of all " +
+      "ops, or error rate, is back under its limit for 3 intervals in a row: the scenario's SLO, else the higher of " +
+      "twice the pre-event median p99 and the worst pre-event interval + 25% / the pre-event error rate + 0.1 point. Errors are counted from the event until it recovered." }));
+    return out;
+  }
+  function serverSection(sv, fromT, marks) {
+    if (!sv.captured) return [h("p", { id: "no-server", text: "Server metrics not captured: " + sv.why })];
+    var out = [];
+    (sv.warnings || []).forEach(function (w) {
+      out.push(h("div", { class: "banner invalid server-warning" }, [h("strong", { text: "Server vs client: " }), h("span", { text: w })]));
+    });
+    out.push(table(["phase", "op", "server op", "counted", "client ops", "server requests", "server / client",
+      "client response p99", "client service p99", "server p99"], (sv.comparison || []).map(function (r) {
+        return [r.phase, r.op, r.server_op, r.counted, fmtInt(r.client_count), fmtInt(r.server_count),
+          r.ratio === null ? "-" : (+r.ratio.toFixed(3)) + "×", fmtUs(r.client_response_p99_us),
+          fmtUs(r.client_service_p99_us), fmtUs(r.server_p99_us)];
+      }), "numbers server-compare", 4));
+    out.push(h("p", { class: "sub", text: "A read counts once, on the primary that served it; a write counts on every " +
+      "replica that applied it (3 copies by default), so writes show about 3× here. Server p99: the highest of the " +
+      "replica servers, as each reported it at the end of the measured phases (the server's percentiles cover its " +
+      "last samples, per partition; the highest partition is taken). Service minus server time is network, " +
+      "queueing and client; response adds the wait behind the schedule." }));
+    var series = sv.replicas.map(function (r, i) {
+      // the measured phases only, as the client's charts (a load phase would set the scale)
+      var pts = r.timeseries.rows.filter(function (x) { return x[1] > 0 && x[0] + x[1] > fromT; }).map(function (x) {
+        if (x[2] === null) return [x[0] + x[1] / 2, null];  // failed reads (server down): a gap
+        var n = 0;
+        Object.keys(x[2]).forEach(function (op) { n += x[2][op]; });
+        return [x[0] + x[1] / 2, n / x[1]];
+      });
+      return { name: r.address + (r.resets ? " (restarted)" : ""), color: PALETTE[i % PALETTE.length], points: pts };
+    });
+    out.push(h("div", { class: "charts" }, [lineChart({ title: "requests per replica server (all ops; writes count per copy)",
+      series: series, xLabel: "seconds since start", yLabel: "requests/s", yFormat: fmtRate, xFormat: secs, vlines: marks })]));
+    var rows = sv.replicas.map(function (r) {
+      var n = 0;
+      Object.keys(r.requests).forEach(function (op) { n += r.requests[op]; });
+      return [r.address, fmtInt(n), Object.keys(r.requests).map(function (op) { return op + " " + fmtInt(r.requests[op]); }).join(", "),
+        r.latency_us.get ? fmtUs(r.latency_us.get.p99) : "-", fmtInt(r.resets)];
+    });
+    out.push(table(["replica server", "requests (measured)", "by op", "get p99 (server)", "restarts seen"], rows, "numbers replicas", 1));
+    if ((sv.errors || []).length) out.push(table(["server", "could not be read", "reads"], sv.errors.map(function (e) {
+      return [e.server || "-", e.error, e.reads === undefined ? "-" : fmtInt(e.reads)];
+    }), "errors server-errors", 2));
+    return out;
+  }
 
   // ------------------------------------------------------------------ run page
   var LIMITED_BY = { client: "the client, not the server, limited this run.",
@@ -448,8 +524,9 @@
     if (d.thresholds.length) {
       root.appendChild(section("Thresholds", [table(["threshold", "phase", "measured", "verdict"],
         d.thresholds.map(function (t) {
-          var shown = t.actual === null ? "no data" : t.kind ? fmtUs(t.actual) :
+          var shown = t.actual === null ? "no data" : t.kind ? fmtUs(t.actual) : t.metric.indexOf("recovery_") === 0 ? secs(t.actual) :
             t.metric.slice(-5) === "_rate" ? fmtPct(t.actual) : t.metric === "throughput" ? fmtRate(t.actual) + " ops/s" : fmtInt(t.actual);
+          if (t.unmet) shown += " (" + t.unmet + ")";
           return { cells: [t.threshold, t.phase || "measured", shown, t.verdict], cls: t.passed ? null : "regression" };
         }))], "thresholds"));
     }
@@ -462,7 +539,7 @@
     var rows = tsRows(d.timeseries);
     var measured = rows.filter(function (r) { return loadPhases.indexOf(r.phase) < 0; });
     if (measured.length) rows = measured;  // the load phase has its own table; it would set the scale
-    var ops = opsOf(rows), marks = phaseMarks(rows);
+    var ops = opsOf(rows), marks = phaseMarks(rows).concat(eventMarks(d.events));
     var thr = ops.map(function (op, i) {
       return { name: op, color: PALETTE[i % PALETTE.length], points: seriesFor(rows, op, function (r) { return r.count / r.duration; }) };
     });
@@ -477,6 +554,10 @@
       lineChart({ title: "p99 response time per interval", series: p99, xLabel: "seconds since start",
         yLabel: "p99 (ms)", xFormat: secs, vlines: marks })
     ])], "timeseries"));
+    if (d.events.length) root.appendChild(section("Events", eventsSection(d.events), "events"));
+    if (d.server) root.appendChild(section("Server view (the servers' own /metrics beside the client's figures)",
+      serverSection(d.server, rows.length ? Math.min.apply(null, rows.map(function (r) { return r.start; })) : 0, marks),
+      "server"));
     root.appendChild(section("Errors", [errorTable(d.phases)], "errors"));
     root.appendChild(section("Retries and reconnections (the client retried these; they are not errors)",
       [retryTable(d.phases)], "retries"));
