@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from . import fields as F
-from .errors import Problems, excerpt
+from .errors import Location, Path, Problems, excerpt
 from .fields import INVALID, Section, ok
 from .limits import limit_problems
 from .ops import OP_NAMES, OPS
@@ -134,7 +134,8 @@ def _targets(top: Section, labels: dict) -> tuple[Target, ...]:
 def _each_named(top: Section, key: str, kind: str, items: LineList, build) -> list:
     """``build(section, index)`` for each item of the list at ``key``, in order (INVALID for an
     item that is not a mapping); items that are not mappings and names used twice are reported."""
-    out, seen = [], {}
+    out: list = []
+    seen: dict[str, int] = {}  # name -> index of its first use
     for i, item in enumerate(items):
         path = (key, i)
         if not isinstance(item, LineDict):
@@ -555,6 +556,7 @@ def _thresholds(sec: Section, key: str, ops_in_mix: set | None):
     value = sec.raw(key)
     if value is None:
         return ()
+    items: list[tuple[object, Location, Path]]
     if isinstance(value, str):
         items = [(s, sec.value_loc(key), (key,)) for s in value.split(",")]
     elif isinstance(value, LineList):

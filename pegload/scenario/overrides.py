@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from .errors import Location
 from .yamlsource import LineDict, LineList
 
 OVERRIDE_FLAGS = {
@@ -96,7 +97,7 @@ def apply_overrides(root: Any, overrides: Mapping[str, Any] | None) -> None:
 
 def _override_cluster(root: LineDict, given: dict) -> None:
     table = given.get("table")
-    origin_table = "--table"
+    origin_table: Location = "--table"
     if table is None:
         old = root.get("target")
         if isinstance(old, LineDict) and "table" in old and "meta" in old:
