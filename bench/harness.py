@@ -330,7 +330,9 @@ def generator_part(ops: int) -> dict:
         next_op, complete = ww.phase(0).generator(0).next_op, ww.complete
         completes = {spec.name: ww.needs_complete(spec.name) for spec in sc.phases[0].mix}
 
-        def run(n: int) -> None:
+        # this case's generator bound as defaults (like `fn` below), not read from the loop's
+        # variables when run() is called
+        def run(n: int, next_op=next_op, complete=complete, completes=completes) -> None:
             for _ in range(n):
                 op = next_op()
                 if completes[op.name]:

@@ -73,7 +73,7 @@ def random_samples(rng, n):
 def random_histograms(count, seed):
     rng = random.Random(seed)
     out = []
-    for i in range(count):
+    for _ in range(count):
         # counts where p/100 x n is a whole number (1000, 2000, 10) are where the rank rules differ
         n = rng.choice((1, 2, 3, 7, 10, 100, 999, 1000, 1001, 2000, 2904, rng.randint(1, 5000)))
         samples = random_samples(rng, n)
@@ -156,8 +156,7 @@ def test_percentiles_equal_the_javascript_port_on_the_same_encoded_histograms():
 def test_the_percentile_names_are_defined_once():
     from dataclasses import fields
 
-    from pegload.metrics import KindStats
-    from pegload.metrics import levels
+    from pegload.metrics import KindStats, levels
     from pegload.report import figures, summary
     from pegload.scenario import thresholds
 
