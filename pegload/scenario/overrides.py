@@ -71,7 +71,8 @@ def apply_overrides(root: Any, overrides: Mapping[str, Any] | None) -> None:
         return
     unknown = set(overrides) - set(OVERRIDE_FLAGS)
     if unknown:
-        raise ValueError(f"unknown scenario override(s): {', '.join(sorted(unknown))}; known: {', '.join(OVERRIDE_FLAGS)}")
+        raise ValueError(f"unknown scenario override(s): {', '.join(sorted(unknown))}; "
+                         f"known: {', '.join(OVERRIDE_FLAGS)}")
     if not isinstance(root, LineDict):
         return  # validation reports that the file is not a mapping
     given = {k: v for k, v in overrides.items() if v is not None}

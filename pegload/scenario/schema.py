@@ -72,7 +72,8 @@ class OneboxSettings:
     delay_ms: float = 0.0
 
     def to_dict(self) -> dict:
-        return {"partitions": self.partitions, "replicas": self.replicas, "table": self.table, "delay_ms": self.delay_ms}
+        return {"partitions": self.partitions, "replicas": self.replicas, "table": self.table,
+                "delay_ms": self.delay_ms}
 
 
 @dataclass(frozen=True)

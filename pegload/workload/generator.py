@@ -189,7 +189,8 @@ class LoadGenerator:
     def __init__(self, ww: WorkerWorkload):
         sc = ww.scenario
         self.ww = ww
-        self.records, self.calls = load_share(sc.data.hash_keys, sc.data.sort_keys, sc.load.batch, ww.workers, ww.worker)
+        self.records, self.calls = load_share(sc.data.hash_keys, sc.data.sort_keys, sc.load.batch,
+                                              ww.workers, ww.worker)
         self.schedule: OpenLoopSchedule | None = make_load_schedule(sc.load, ww.worker, ww.workers)
         self._batch = max(1, min(sc.load.batch, sc.data.sort_keys))
         self._hash_key_index = ww.worker
@@ -304,7 +305,8 @@ class OpGenerator:
         if d == "sequential":
             if ww.space.owned:  # the space is already this worker's
                 return SequentialChooser(n, self.greenlet, self.concurrency).next
-            return SequentialChooser(n, ww.worker * self.concurrency + self.greenlet, ww.workers * self.concurrency).next
+            return SequentialChooser(n, ww.worker * self.concurrency + self.greenlet,
+                                     ww.workers * self.concurrency).next
         raise ValueError(f"no chooser for distribution {d!r} over {n} items")
 
     def record_picker(self, keys) -> Callable[[], tuple[int, int]]:
@@ -365,7 +367,8 @@ class OpGenerator:
             v = verify.begin_write((hk, sk), tombstone)
             if v is not None:
                 return hk, sk, v
-        raise RuntimeError("verification: every key of this worker has a write in flight (more greenlets than hash keys?)")
+        raise RuntimeError("verification: every key of this worker has a write in flight "
+                           "(more greenlets than hash keys?)")
 
     def walk_free_window(self, sks, tombstone: bool):
         verify = self.ww.verify
@@ -374,7 +377,8 @@ class OpGenerator:
             versions = verify.begin_writes([(hk, sk) for sk in sks], tombstone)
             if versions is not None:
                 return hk, sks, versions
-        raise RuntimeError("verification: every hash key of this worker has a write in flight (more greenlets than hash keys?)")
+        raise RuntimeError("verification: every hash key of this worker has a write in flight "
+                           "(more greenlets than hash keys?)")
 
     def walk_free_counter(self):
         verify = self.ww.verify
