@@ -164,7 +164,8 @@ def test_other_tables_and_counters(fault_onebox, raw_connect):
     p = wire.partition_index(wire.hash_key_hash(hk), 32)
     c = raw_connect(primary(ob, p, "t32"))
     k = encode_key(hk, b"s")
-    assert c.call(encode_request(RPC_PUT, 1, wire.UpdateRequest(k, b"v", 0), app_id=2, partition_index=p)).result.error == 0
+    put_req = encode_request(RPC_PUT, 1, wire.UpdateRequest(k, b"v", 0), app_id=2, partition_index=p)
+    assert c.call(put_req).result.error == 0
     assert c.call(encode_request(RPC_GET, 2, k, app_id=2, partition_index=p)).result.value == b"v"
     counters = ob.counters()
     assert counters["requests"][RPC_QUERY_CFG] == 2

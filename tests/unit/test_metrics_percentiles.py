@@ -109,7 +109,8 @@ def test_the_case_from_the_issue_differs_from_rounding_to_nearest():
     old = HdrHistogram(1, HIGHEST_US, 3)
     for v in samples:
         old.record_value(v)
-    assert h.percentiles([99.9])[99.9] == ref_value_at_percentile(samples, 99.9) == ref_highest_equivalent(samples[2901])
+    assert (h.percentiles([99.9])[99.9] == ref_value_at_percentile(samples, 99.9)
+            == ref_highest_equivalent(samples[2901]))
     assert old.get_value_at_percentile(99.9) == ref_highest_equivalent(samples[2900])
 
 
@@ -140,7 +141,8 @@ def test_percentiles_equal_java_hdrhistogram_on_the_same_encoded_histograms():
 
 
 def _node_path():
-    candidates = [REFERENCE_DIR / "node_modules", *(Path(p) for p in os.environ.get("NODE_PATH", "").split(os.pathsep) if p)]
+    candidates = [REFERENCE_DIR / "node_modules",
+                  *(Path(p) for p in os.environ.get("NODE_PATH", "").split(os.pathsep) if p)]
     return next((p for p in candidates if (p / "hdr-histogram-js").is_dir()), None)
 
 
