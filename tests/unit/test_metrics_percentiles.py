@@ -132,8 +132,10 @@ def _assert_port_agrees(rows, histograms):
 JAR = next((p for p in (Path("/usr/share/java/hdrhistogram.jar"),) if p.exists()), None)
 
 
-@pytest.mark.skipif(JAR is None or shutil.which("java") is None,
-                    reason="Java HdrHistogram not installed (apt-get install libhdrhistogram-java)")
+# `java File.java` compiles the source in memory: that takes a JDK (javac's module), not just a JRE
+@pytest.mark.skipif(JAR is None or shutil.which("java") is None or shutil.which("javac") is None,
+                    reason="Java HdrHistogram or a JDK not installed "
+                           "(apt-get install libhdrhistogram-java default-jdk-headless)")
 def test_percentiles_equal_java_hdrhistogram_on_the_same_encoded_histograms():
     histograms = random_histograms(300, seed=23)
     rows = _run_port(["java", "-cp", str(JAR), str(REFERENCE_DIR / "HdrPercentiles.java")], histograms)
