@@ -136,10 +136,11 @@ class _Codegen:
     """Emits Python source for one value of a kind (encode into ``w``, decode from ``b``/``p``)."""
 
     def __init__(self) -> None:
-        self.env: dict[str, Any] = {"_I16": _I16, "_I32": _I32, "_I64": _I64, "_I8": _I8, "_U16": _U16,
-                          "WireError": WireError, "skip": skip, "_read_str": _read_str,
-                          "_read_host_port": _read_host_port, "_write_host_port": _write_host_port,
-                          "Gpid": None, "_MISSING": EMPTY_LIST}
+        self.env: dict[str, Any] = {
+            "_I16": _I16, "_I32": _I32, "_I64": _I64, "_I8": _I8, "_U16": _U16,
+            "WireError": WireError, "skip": skip, "_read_str": _read_str,
+            "_read_host_port": _read_host_port, "_write_host_port": _write_host_port,
+            "Gpid": None, "_MISSING": EMPTY_LIST}
         self.n = 0
 
     def name(self, prefix: str, value: object) -> str:
