@@ -478,7 +478,7 @@ def bench_server(name: str, meta: str, clients: list[str], ops: list[str], scale
 
 def bench_ablations(meta: str, scale: float, repeat: int = 3) -> None:
     """get, seq and pipe: pegload as shipped vs with each optimisation undone (median of runs)."""
-    print("\nablations (canned server, get; median of %d runs, client CPU us/op):" % repeat)
+    print(f"\nablations (canned server, get; median of {repeat} runs, client CPU us/op):")
     for mode in ("seq", "pipe"):
         n = max(int(COUNTS["get"][mode == "pipe"] * scale) // PIPE * PIPE, PIPE)
         for name in ["", *ABLATIONS]:

@@ -217,10 +217,12 @@ def ab_part(against: str, seconds: float, rounds: int) -> dict:
         proc.kill()
         proc.wait()
     ratios = [t["cpu_us_op"] / o["cpu_us_op"] - 1 for t, o in zip(results["this"], results["other"])]
-    print(f"\nharness, closed loop get, {GREENLETS} greenlets, canned server, {rounds} rounds x {seconds:g} s (medians)")
+    print(f"\nharness, closed loop get, {GREENLETS} greenlets, canned server, "
+          f"{rounds} rounds x {seconds:g} s (medians)")
     for name, runs in results.items():
         print(f"{name:6} {trees[name]:50} {statistics.median(x['ops_s'] for x in runs):9,.0f} ops/s "
-              f"{statistics.median(x['cpu_us_op'] for x in runs):6.2f} CPU us/op, errors {sum(x['errors'] for x in runs)}")
+              f"{statistics.median(x['cpu_us_op'] for x in runs):6.2f} CPU us/op, "
+              f"errors {sum(x['errors'] for x in runs)}")
     print(f"this over other, CPU per op: median {statistics.median(ratios):+.1%} "
           f"[{', '.join(f'{x:+.0%}' for x in ratios)}]")
     return {"trees": trees, "rounds": results, "paired": ratios, "median": statistics.median(ratios)}
@@ -330,7 +332,9 @@ def generator_part(ops: int) -> dict:
         next_op, complete = ww.phase(0).generator(0).next_op, ww.complete
         completes = {spec.name: ww.needs_complete(spec.name) for spec in sc.phases[0].mix}
 
-        def run(n: int) -> None:
+        # this case's generator bound as defaults (like `fn` below), not read from the loop's
+        # variables when run() is called
+        def run(n: int, next_op=next_op, complete=complete, completes=completes) -> None:
             for _ in range(n):
                 op = next_op()
                 if completes[op.name]:

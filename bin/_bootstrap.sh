@@ -3,9 +3,9 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
-EXTRAS="${1:-}"
+EXTRAS="${1:-}"  # comma-separated, as pip takes them: "test,dev"
 PY="${PYTHON:-python3}"
-stamp="$VENV/.pegload-installed${EXTRAS:+-$EXTRAS}"
+stamp="$VENV/.pegload-installed${EXTRAS:+-${EXTRAS//,/-}}"  # .pegload-installed-test-dev
 if [ ! -x "$VENV/bin/python" ]; then
     echo "pegload: creating virtualenv in $VENV" >&2
     "$PY" -m venv "$VENV"

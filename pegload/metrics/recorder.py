@@ -244,7 +244,7 @@ class OpRecorder:
             self._l = _new_hot()
         lateness.counts[0] += self._closed  # the closed-loop ops' lateness samples, all 0 µs
         self._r, self._s = _new_hot(), _new_hot()
-        blobs = []
+        blobs: list[bytes] = []
         for h in self.hists:
             _fix_tracking(h.hdr, count)
             blobs.append(h.encode())
@@ -258,15 +258,18 @@ class OpRecorder:
 @dataclass(frozen=True)
 class OpInterval:
     """What one worker did for one (phase, op) in one interval. ``hists`` are encoded
-    (:meth:`LatencyHistogram.encode`), one per kind in :data:`KINDS` order, ``b""`` if empty."""
+    (:meth:`LatencyHistogram.encode`), one per kind in :data:`KINDS` order, ``b""`` if empty;
+    ``below``/``above`` count the clamped samples, also one per kind. The tuples are typed by
+    element, not length: the recorder builds them from its per-kind lists and ``from_bytes``
+    from JSON lists."""
 
     count: int
     outcomes: dict[str, int]
     nbytes: int
     verify_errors: int
-    below: tuple[int, int, int]
-    above: tuple[int, int, int]
-    hists: tuple[bytes, bytes, bytes]
+    below: tuple[int, ...]
+    above: tuple[int, ...]
+    hists: tuple[bytes, ...]
 
 
 _SNAP_MAGIC = b"PLI1"
@@ -284,7 +287,8 @@ class IntervalSnapshot:
 
     def to_bytes(self) -> bytes:
         """``magic | u32 header length | JSON header | histogram blobs``."""
-        entries, blobs = [], []
+        entries: list[list[object]] = []
+        blobs: list[bytes] = []
         for (phase, op), e in self.ops.items():
             entries.append([phase, op, e.count, e.outcomes, e.nbytes, e.verify_errors,
                             list(e.below), list(e.above), [len(b) for b in e.hists]])

@@ -45,13 +45,15 @@ def register(subparsers) -> None:
         "a one-sided Mann-Whitney U test on the per-run figures separates regressions from noise.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("runs", nargs="+", metavar="RUN", help="report folder(s) or summary.json of the run(s) to judge")
+    parser.add_argument("runs", nargs="+", metavar="RUN",
+                        help="report folder(s) or summary.json of the run(s) to judge")
     parser.add_argument("--baseline", nargs="+", metavar="RUN", required=True,
                         help="baseline report folder(s) or summary.json (repeats allowed)")
     parser.add_argument("--max-regression", metavar="RULES",
                         help="e.g. get.p99=10%%,throughput=5%%,errors=0.5%% (latency/throughput relative, "
                         "error rates in points); 'defaults' keeps the default rules too")
-    parser.add_argument("--slo", metavar="THRESHOLDS", help="e.g. 'get.p99<5ms,errors<0.1%%' judged on the run(s) merged")
+    parser.add_argument("--slo", metavar="THRESHOLDS",
+                        help="e.g. 'get.p99<5ms,errors<0.1%%' judged on the run(s) merged")
     parser.add_argument("--phase", metavar="NAME", help="judge this phase (default: the measured phases together)")
     parser.add_argument("--min-delta", metavar="TIME", default=f"{DEFAULT_MIN_DELTA_US:g}us",
                         help="a latency regression must also exceed this absolute change (default %(default)s)")

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from pegload.metrics import KINDS
 from pegload.report.atomic import atomic_write_text
@@ -27,7 +27,7 @@ COMPARISON_SCHEMA_VERSION = 1
 ROW_STATS = ("p50", "p99", "p999", "max")  # latency rows per kind in the comparison table
 MAX_DIFFERENCES = 12
 
-RunLike = Union[RunResult, LoadedRun, str, Path]
+RunLike = RunResult | LoadedRun | str | Path
 
 
 @dataclass

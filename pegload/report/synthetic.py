@@ -12,14 +12,14 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from pegload.metrics import OK, IntervalRecorder, RunAccumulator
 from pegload.report.model import PhaseInfo, RunResult, RunStatus, TargetFingerprint, Validity
 
 # a bare int is a response time (service = response, lateness 0); a tuple is
 # (response_us, service_us, lateness_us, outcome)
-Sample = Union[int, tuple[int, int, int, str]]
+Sample = int | tuple[int, int, int, str]
 
 
 @dataclass

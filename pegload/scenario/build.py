@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from . import fields as F
-from .errors import Problems, excerpt
+from .errors import Location, Path, Problems, excerpt
 from .events import build_events, server_metrics_settings
 from .fields import INVALID, Section, ok
 from .limits import limit_problems
@@ -49,7 +49,8 @@ def default_workers() -> int:
 @F.expects("a name of letters, digits, '-', '_' and '.'")
 def _name(value):
     if not isinstance(value, str) or not _NAME_RE.match(value):
-        raise ValueError(f"expected a name of letters, digits, '-', '_' and '.' (used in report folder names), got {describe(value)}")
+        raise ValueError(f"expected a name of letters, digits, '-', '_' and '.' (used in report folder names), "
+                         f"got {describe(value)}")
     return value
 
 
@@ -139,7 +140,8 @@ def _targets(top: Section, labels: dict) -> tuple[Target, ...]:
 def _each_named(top: Section, key: str, kind: str, items: LineList, build) -> list:
     """``build(section, index)`` for each item of the list at ``key``, in order (INVALID for an
     item that is not a mapping); items that are not mappings and names used twice are reported."""
-    out, seen = [], {}
+    out: list = []
+    seen: dict[str, int] = {}  # name -> index of its first use
     for i, item in enumerate(items):
         path = (key, i)
         if not isinstance(item, LineDict):
@@ -161,7 +163,8 @@ def _single_target(top: Section, labels: dict) -> tuple[Target, ...]:
     if value is None or value == "onebox":
         return (Target(name="onebox", onebox=OneboxSettings(), labels=dict(labels)),)
     if not isinstance(value, LineDict):
-        top.error("target", f"expected `onebox` or a mapping with onebox: {{...}} or meta: [...] + table, got {describe(value)}")
+        top.error("target", f"expected `onebox` or a mapping with onebox: {{...}} or meta: [...] + table, "
+                            f"got {describe(value)}")
         return ()
     target = _target(top.sub("target", value), labels, name_required=False)
     return (target,) if target is not None else ()
@@ -196,7 +199,8 @@ def _onebox(sec: Section) -> OneboxSettings | None:
     if value is None:
         return OneboxSettings()
     if not isinstance(value, LineDict):
-        sec.error("onebox", f"expected a mapping of onebox settings (partitions, replicas, table, delay_ms), got {describe(value)}")
+        sec.error("onebox", f"expected a mapping of onebox settings (partitions, replicas, table, delay_ms), "
+                            f"got {describe(value)}")
         return INVALID
     box = sec.sub("onebox", value)
     partitions = box.get("partitions", F.integer(1, 1024), 8)
@@ -444,7 +448,8 @@ def _key_choice(sec: Section, key: str):
             sec.error(key, str(exc))
             return INVALID
     if not isinstance(value, LineDict):
-        sec.error(key, f"expected a distribution name ({', '.join(DISTRIBUTIONS)}) or a mapping with distribution:, got {describe(value)}")
+        sec.error(key, f"expected a distribution name ({', '.join(DISTRIBUTIONS)}) or a mapping with distribution:, "
+                       f"got {describe(value)}")
         return INVALID
     ks = sec.sub(key, value)
     dist = ks.get("distribution", F.choice(DISTRIBUTIONS), required=True)
@@ -471,8 +476,8 @@ def _mix(sec: Section, data: DataLayout, default_keys, verify: bool) -> tuple[Op
     for op_name, entry in value.items():
         path = sec.path + ("mix", op_name)
         if op_name not in OPS:
-            sec.problems.add(value.key_loc(op_name), path,
-                             f"unknown operation{F.suggest(str(op_name), OP_NAMES) or ' (expected one of: ' + ', '.join(OP_NAMES) + ')'}")
+            hint = F.suggest(str(op_name), OP_NAMES) or " (expected one of: " + ", ".join(OP_NAMES) + ")"
+            sec.problems.add(value.key_loc(op_name), path, f"unknown operation{hint}")
             good = False
             continue
         spec = _op(sec, value, op_name, entry, data, default_keys, verify)
@@ -562,6 +567,7 @@ def _thresholds(sec: Section, key: str, ops_in_mix: set | None):
     value = sec.raw(key)
     if value is None:
         return ()
+    items: list[tuple[object, Location, Path]]
     if isinstance(value, str):
         items = [(s, sec.value_loc(key), (key,)) for s in value.split(",")]
     elif isinstance(value, LineList):
@@ -618,19 +624,23 @@ def _verify_rules(top: Section, data, load, workers, concurrency) -> None:
     from pegload.workload.values import HEADER_SIZE  # the value format owns its header size
 
     if ok(load) and not load.enabled:
-        top.error("verify", "verification needs the load phase (load.enabled: true): without it pegload cannot know what the table holds")
+        top.error("verify", "verification needs the load phase (load.enabled: true): "
+                            "without it pegload cannot know what the table holds")
     if ok(data) and data.ttl:
         top.problems.add(_loc(top, "data", "ttl"), ("data", "ttl"),
-                         f"verification needs ttl: 0 (expiring records cannot be told apart from lost writes), got {data.ttl}")
+                         f"verification needs ttl: 0 (expiring records cannot be told apart from lost writes), "
+                         f"got {data.ttl}")
     if ok(data) and data.value_size.min_size < HEADER_SIZE:
         top.problems.add(_loc(top, "data", "value_size"), ("data", "value_size"),
-                         f"verification needs values of at least {HEADER_SIZE} bytes (the checkable header), got {data.value_size.min_size}")
+                         f"verification needs values of at least {HEADER_SIZE} bytes (the checkable header), "
+                         f"got {data.value_size.min_size}")
     if ok(data, workers, concurrency):
         need = workers * (concurrency + 1)
         if data.hash_keys < need:
             top.problems.add(_loc(top, "data", "hash_keys"), ("data", "hash_keys"),
                              f"verification gives every worker its own hash keys, more than its greenlets (so one is "
-                             f"always free of in-flight writes): needs >= workers x (concurrency + 1) = {need}, got {data.hash_keys}")
+                             f"always free of in-flight writes): needs >= workers x (concurrency + 1) = {need}, "
+                             f"got {data.hash_keys}")
 
 
 def _loc(top: Section, section: str, key: str):

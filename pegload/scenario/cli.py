@@ -17,11 +17,13 @@ from .overrides import OVERRIDE_FLAGS
 def add_override_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags that override scenario fields (values are validated with the scenario)."""
     group = parser.add_argument_group("scenario overrides (checked like the file's own fields)")
-    group.add_argument("--duration", metavar="TIME", help="run every phase for TIME (e.g. 30s, 2m) instead of its duration/ops")
+    group.add_argument("--duration", metavar="TIME",
+                       help="run every phase for TIME (e.g. 30s, 2m) instead of its duration/ops")
     group.add_argument("--rate", metavar="OPS", help="run every phase open loop at OPS total ops/s")
     group.add_argument("--workers", metavar="N", help="worker processes (default: the scenario's, else one per core)")
     group.add_argument("--concurrency", metavar="N", help="greenlets per worker")
-    group.add_argument("--meta", metavar="HOST:PORT,...", help="target this cluster's meta servers instead of the scenario's target(s)")
+    group.add_argument("--meta", metavar="HOST:PORT,...",
+                       help="target this cluster's meta servers instead of the scenario's target(s)")
     group.add_argument("--table", metavar="NAME", help="table to use (with --meta, or for every target)")
     group.add_argument("--seed", metavar="N", help="random seed (same seed, same key sequence)")
 

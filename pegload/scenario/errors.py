@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from typing import Union
 
 # Where a value came from: a 1-based line of the scenario file, or the CLI flag that overrode it.
-Location = Union[int, str]
+Location = int | str
 # A field path as a tuple: ("phases", 1, "mix", "get", "weight")
 Path = tuple
 

@@ -78,7 +78,8 @@ class OpInfo:
 
 
 _TTL = Param("ttl", "ttl", None, "TTL in seconds for what this op writes; null = data.ttl, 0 = none", min=0)
-_N_SORT_KEYS = Param("sort_keys", "int", 10, "sort keys per call: a window of consecutive sort keys of the hash key, from a random start (wraps around)", min=1)
+_N_SORT_KEYS = Param("sort_keys", "int", 10, "sort keys per call: a window of consecutive sort keys of the hash key, "
+                     "from a random start (wraps around)", min=1)
 _MAX_COUNT = Param("max_kv_count", "int", 100, "max records returned (<= 0: the server cap, 3000)")
 _MAX_SIZE = Param("max_kv_size", "int", 1_000_000, "max bytes returned (<= 0: the server cap)")
 _NO_VALUE = Param("no_value", "bool", False, "return sort keys only, without values")
@@ -88,18 +89,22 @@ OPS: dict[str, OpInfo] = {
     op.name: op
     for op in (
         OpInfo("set", "record", True, "set(hk, sk, value, ttl)", "write one record",
-               (_TTL, Param("insert", "bool", False, "write a new record after the data set instead of overwriting one (grows the key space; `latest` reads follow it)"))),
-        OpInfo("multi_set", "hash_key", True, "multi_set(hk, {sk: value}, ttl)", "write several sort keys of one hash key atomically",
-               (_N_SORT_KEYS, _TTL)),
+               (_TTL, Param("insert", "bool", False, "write a new record after the data set instead of overwriting one "
+                                                     "(grows the key space; `latest` reads follow it)"))),
+        OpInfo("multi_set", "hash_key", True, "multi_set(hk, {sk: value}, ttl)",
+               "write several sort keys of one hash key atomically", (_N_SORT_KEYS, _TTL)),
         OpInfo("get", "record", False, "get(hk, sk)", "read one record"),
         OpInfo("multi_get", "hash_key", False, "multi_get(hk, sort_keys, max_kv_count, max_kv_size, no_value)",
                "read n sort keys of one hash key", (_N_SORT_KEYS, _NO_VALUE, _MAX_COUNT, _MAX_SIZE)),
-        OpInfo("multi_get_range", "record", False, "multi_get_opt(hk, start_sk, stop_sk, MultiGetOptions, max_kv_count, max_kv_size)",
+        OpInfo("multi_get_range", "record", False,
+               "multi_get_opt(hk, start_sk, stop_sk, MultiGetOptions, max_kv_count, max_kv_size)",
                "range read within one hash key, starting at the chosen record's sort key",
-               (Param("span", "int", 10, "sort keys in the range [start, start+span); 0 = to the end of the hash key", min=0),
+               (Param("span", "int", 10, "sort keys in the range [start, start+span); 0 = to the end of the hash key",
+                      min=0),
                 Param("start_inclusive", "bool", True, "include the start sort key"),
                 Param("stop_inclusive", "bool", False, "include the stop sort key"),
-                Param("reverse", "bool", False, "walk backwards (the server returns the last records of the range, ascending)"),
+                Param("reverse", "bool", False,
+                      "walk backwards (the server returns the last records of the range, ascending)"),
                 Param("filter_type", "choice", "none", "sort-key filter", choices=tuple(FILTER_TYPES)),
                 Param("filter_pattern", "str", "", "sort-key filter pattern"),
                 _NO_VALUE, _MAX_COUNT, _MAX_SIZE)),
@@ -109,22 +114,27 @@ OPS: dict[str, OpInfo] = {
         OpInfo("exist", "record", False, "exist(hk, sk)", "check that a record exists"),
         OpInfo("ttl", "record", False, "ttl(hk, sk)", "read a record's remaining TTL"),
         OpInfo("remove", "record", True, "remove(hk, sk)", "delete one record"),
-        OpInfo("multi_del", "hash_key", True, "multi_del(hk, sort_keys)", "delete n sort keys of one hash key", (_N_SORT_KEYS,)),
+        OpInfo("multi_del", "hash_key", True, "multi_del(hk, sort_keys)", "delete n sort keys of one hash key",
+               (_N_SORT_KEYS,)),
         OpInfo("incr", "record", True, "incr(ct_hk, sk, increment)",
-               "atomic increment of a counter record; counters live under their own hash keys (prefix `ct`), so data records stay valid",
+               "atomic increment of a counter record; counters live under their own hash keys (prefix `ct`), "
+               "so data records stay valid",
                (Param("increment", "int", 1, "the amount added"),)),
         OpInfo("check_and_set", "record", True, "check_and_set(hk, sk, check_type, operand, sk, value)",
                "conditional write: set the record's new value when the check on its current value passes",
                (Param("check_type", "choice", "value_exist", "the check", choices=tuple(CHECK_TYPES)),
                 Param("operand", "str", "", "the check operand (for match/bytes/int checks)"))),
         OpInfo("read_modify_write", "record", True, "get(hk, sk), then set(hk, sk, new value)",
-               "YCSB's read-modify-write: read a record and write a new value back; measured as one op from the get's start to the set's reply",
+               "YCSB's read-modify-write: read a record and write a new value back; "
+               "measured as one op from the get's start to the set's reply",
                (_TTL,)),
-        OpInfo("batch_get", "record", False, "batch_get([(hk, sk), ...])", "read n records that may belong to different hash keys",
+        OpInfo("batch_get", "record", False, "batch_get([(hk, sk), ...])",
+               "read n records that may belong to different hash keys",
                (Param("records", "int", 10, "records per call, each chosen by the key distribution", min=1),)),
         OpInfo("scan", "record", False, "get_scanner(hk, start_sk, b'', ScanOptions) + get_next()",
                "hash-key scan from the chosen record's sort key, reading at most `records` records",
-               (Param("records", "int", 100, "max records read before the scanner is closed", min=1), _BATCH, _NO_VALUE)),
+               (Param("records", "int", 100, "max records read before the scanner is closed", min=1),
+                _BATCH, _NO_VALUE)),
         OpInfo("unordered_scan", "table", False, "get_unordered_scanners(split, ScanOptions) + get_next()",
                "whole-table scan over unordered scanners (one after another), reading at most `records` records",
                (Param("records", "int", 1000, "max records read in total", min=1),

@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from .errors import Location
 from .yamlsource import LineDict, LineList
 
 OVERRIDE_FLAGS = {
@@ -70,7 +71,8 @@ def apply_overrides(root: Any, overrides: Mapping[str, Any] | None) -> None:
         return
     unknown = set(overrides) - set(OVERRIDE_FLAGS)
     if unknown:
-        raise ValueError(f"unknown scenario override(s): {', '.join(sorted(unknown))}; known: {', '.join(OVERRIDE_FLAGS)}")
+        raise ValueError(f"unknown scenario override(s): {', '.join(sorted(unknown))}; "
+                         f"known: {', '.join(OVERRIDE_FLAGS)}")
     if not isinstance(root, LineDict):
         return  # validation reports that the file is not a mapping
     given = {k: v for k, v in overrides.items() if v is not None}
@@ -96,7 +98,7 @@ def apply_overrides(root: Any, overrides: Mapping[str, Any] | None) -> None:
 
 def _override_cluster(root: LineDict, given: dict) -> None:
     table = given.get("table")
-    origin_table = "--table"
+    origin_table: Location = "--table"
     if table is None:
         old = root.get("target")
         if isinstance(old, LineDict) and "table" in old and "meta" in old:

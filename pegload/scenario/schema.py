@@ -74,7 +74,8 @@ class OneboxSettings:
     failure_detection_s: float = 10.0  # until the meta declares a killed replica server dead
 
     def to_dict(self) -> dict:
-        out = {"partitions": self.partitions, "replicas": self.replicas, "table": self.table, "delay_ms": self.delay_ms}
+        out = {"partitions": self.partitions, "replicas": self.replicas, "table": self.table,
+               "delay_ms": self.delay_ms}
         if self.failure_detection_s != 10.0:
             out["failure_detection"] = self.failure_detection_s
         return out

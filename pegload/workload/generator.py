@@ -114,12 +114,14 @@ class WorkerWorkload:
     def value_for(self, hash_key: bytes, sort_key: bytes, version: int, size: int, u: float) -> bytes:
         if self.verify is not None:
             return make_value(hash_key, sort_key, version, size)
-        return self.payloads.payload(size, u)
+        # payloads is set exactly when verify is None; per-op (load phase), so no assert
+        return self.payloads.payload(size, u)  # type: ignore[union-attr]
 
     def value_maker(self):
         """``value_for`` without the per-call mode check: ``(hk, sk, version, size, u) -> bytes``."""
         if self.verify is not None:
             return lambda hk, sk, version, size, u: make_value(hk, sk, version, size)
+        assert self.payloads is not None  # set exactly when verify is None (once per maker, not per op)
         payload = self.payloads.payload
         return lambda hk, sk, version, size, u: payload(size, u)
 
@@ -137,12 +139,15 @@ class WorkerWorkload:
         Returns the verdict for incr in verification mode, else None."""
         if op.insert >= 0:
             self.inserts.finish(op.insert)
+        # op.writes and op.counter (with op.increment) are set only when verifying, so verify is
+        # not None there; the per-op path carries no assert for the checker, hence the ignores
         if op.writes is not None:
             verify = self.verify
             for key, version in op.writes:
-                verify.end_write(key, version, applied)
+                verify.end_write(key, version, applied)  # type: ignore[union-attr]
         if op.counter is not None:
-            return self.verify.end_incr(op.counter, op.increment, new_value if applied else None)
+            return self.verify.end_incr(  # type: ignore[union-attr]
+                op.counter, op.increment, new_value if applied else None)  # type: ignore[arg-type]
         return None
 
     def check_point(self, op: Op, hash_key: bytes, sort_key: bytes, value: bytes | None) -> VerifyResult | None:
@@ -184,7 +189,8 @@ class LoadGenerator:
     def __init__(self, ww: WorkerWorkload):
         sc = ww.scenario
         self.ww = ww
-        self.records, self.calls = load_share(sc.data.hash_keys, sc.data.sort_keys, sc.load.batch, ww.workers, ww.worker)
+        self.records, self.calls = load_share(sc.data.hash_keys, sc.data.sort_keys, sc.load.batch,
+                                              ww.workers, ww.worker)
         self.schedule: OpenLoopSchedule | None = make_load_schedule(sc.load, ww.worker, ww.workers)
         self._batch = max(1, min(sc.load.batch, sc.data.sort_keys))
         self._hash_key_index = ww.worker
@@ -299,7 +305,8 @@ class OpGenerator:
         if d == "sequential":
             if ww.space.owned:  # the space is already this worker's
                 return SequentialChooser(n, self.greenlet, self.concurrency).next
-            return SequentialChooser(n, ww.worker * self.concurrency + self.greenlet, ww.workers * self.concurrency).next
+            return SequentialChooser(n, ww.worker * self.concurrency + self.greenlet,
+                                     ww.workers * self.concurrency).next
         raise ValueError(f"no chooser for distribution {d!r} over {n} items")
 
     def record_picker(self, keys) -> Callable[[], tuple[int, int]]:
@@ -351,25 +358,34 @@ class OpGenerator:
         for j in range(space.hash_keys):
             yield self.ww.names.hash_key(space.hash_key_index((start + j) % space.hash_keys))
 
+    # The walks run only from the verification makers, after _KEY_TRIES busy keys: verify is set.
     def walk_free_record(self, tombstone: bool):
+        verify = self.ww.verify
+        assert verify is not None
         sk = self.ww.names.sort_key(int(self._random() * self.ww.scenario.data.sort_keys))
         for hk in self._walk_hash_keys():
-            v = self.ww.verify.begin_write((hk, sk), tombstone)
+            v = verify.begin_write((hk, sk), tombstone)
             if v is not None:
                 return hk, sk, v
-        raise RuntimeError("verification: every key of this worker has a write in flight (more greenlets than hash keys?)")
+        raise RuntimeError("verification: every key of this worker has a write in flight "
+                           "(more greenlets than hash keys?)")
 
     def walk_free_window(self, sks, tombstone: bool):
+        verify = self.ww.verify
+        assert verify is not None
         for hk in self._walk_hash_keys():
-            versions = self.ww.verify.begin_writes([(hk, sk) for sk in sks], tombstone)
+            versions = verify.begin_writes([(hk, sk) for sk in sks], tombstone)
             if versions is not None:
                 return hk, sks, versions
-        raise RuntimeError("verification: every hash key of this worker has a write in flight (more greenlets than hash keys?)")
+        raise RuntimeError("verification: every hash key of this worker has a write in flight "
+                           "(more greenlets than hash keys?)")
 
     def walk_free_counter(self):
+        verify = self.ww.verify
+        assert verify is not None
         sk = self.ww.names.sort_key(int(self._random() * self.ww.scenario.data.sort_keys))
         for hk in self._walk_hash_keys():
             key = (b"ct" + hk[2:], sk)
-            if self.ww.verify.begin_incr(key):
+            if verify.begin_incr(key):
                 return key
         raise RuntimeError("verification: every counter of this worker has an increment in flight")

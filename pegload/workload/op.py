@@ -54,7 +54,8 @@ class Op:
         self.counter = None  # counter key reserved by incr (verification mode)
 
     def __repr__(self) -> str:
-        fields = {k: getattr(self, k) for k in ("hash_key", "sort_key", "sort_keys", "stop_sort_key", "records", "ttl", "increment")
+        fields = {k: getattr(self, k)
+                  for k in ("hash_key", "sort_key", "sort_keys", "stop_sort_key", "records", "ttl", "increment")
                   if getattr(self, k) is not None}
         if self.value is not None:
             fields["value"] = f"<{len(self.value)} bytes>"

@@ -88,7 +88,8 @@ def check_value(hash_key: bytes, sort_key: bytes, value: bytes | None) -> Verify
     if size != len(value):
         return VerifyResult(CORRUPT, version, f"header says {size} bytes, read {len(value)}")
     if crc != _crc(hash_key, sort_key, version, size):
-        return VerifyResult(CORRUPT, version, "checksum does not match this key (value of another key, or damaged header)")
+        return VerifyResult(CORRUPT, version,
+                            "checksum does not match this key (value of another key, or damaged header)")
     if value[HEADER_SIZE:] != _filler(crc, size - HEADER_SIZE):
         return VerifyResult(CORRUPT, version, "damaged value bytes")
     return VerifyResult(CORRECT, version)

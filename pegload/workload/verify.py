@@ -151,7 +151,8 @@ class VerifyState:
             if st[_ISSUED] == 0:
                 return VerifyResult(CORRUPT, None, "present, but this worker never wrote it")
             if st[_LAST_TOMB] == st[_ISSUED] and floor == st[_ISSUED]:
-                return VerifyResult(STALE, None, f"present, but its removal (version {floor}) was acknowledged before the read")
+                return VerifyResult(STALE, None,
+                                    f"present, but its removal (version {floor}) was acknowledged before the read")
             return _OK
         return self.classify_version(key, token, None)
 
@@ -189,5 +190,7 @@ class VerifyState:
         if expected - slack <= new_value <= expected + slack:
             return _OK
         if new_value < expected:
-            return VerifyResult(STALE, None, f"counter {new_value} after {increment:+d}: an acknowledged increment was lost (expected {expected})")
-        return VerifyResult(CORRUPT, None, f"counter {new_value} after {increment:+d}: more than this worker added (expected {expected})")
+            return VerifyResult(STALE, None, f"counter {new_value} after {increment:+d}: "
+                                             f"an acknowledged increment was lost (expected {expected})")
+        return VerifyResult(CORRUPT, None, f"counter {new_value} after {increment:+d}: "
+                                           f"more than this worker added (expected {expected})")

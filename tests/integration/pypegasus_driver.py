@@ -69,11 +69,11 @@ def scenario(metas, control, token_file):
     R["ttl_after_expiry"] = code((yield c.ttl("drv", "short")))
 
     # multi-key RPCs
-    kvs = {"k%02d" % i: "v%02d" % i for i in range(20)}
+    kvs = {f"k{i:02d}": f"v{i:02d}" for i in range(20)}
     R["multi_set"] = code((yield c.multi_set("drv-multi", kvs)))
     rc, got = yield c.multi_get("drv-multi", {"k03", "k07", "missing"})
     R["multi_get"] = [code(rc), {k.decode(): v.decode() for k, v in got.items()}]
-    rc, got = yield c.multi_get("drv-multi", {"k%02d" % i for i in range(20)}, 5)
+    rc, got = yield c.multi_get("drv-multi", {f"k{i:02d}" for i in range(20)}, 5)
     R["multi_get_limited"] = [code(rc), len(got)]
     opt = MultiGetOptions()
     opt.reverse = True
@@ -94,7 +94,7 @@ def scenario(metas, control, token_file):
     R["multi_del_empty"] = list((yield c.multi_del("drv-multi", set())))
 
     # one hash key's scanner, small batches
-    yield c.multi_set("drv-scan", {"s%02d" % i: "x" for i in range(10)})
+    yield c.multi_set("drv-scan", {f"s{i:02d}": "x" for i in range(10)})
     o = ScanOptions()
     o.batch_size = 3
     s = c.get_scanner("drv-scan", "s02", "s08", o)
@@ -110,7 +110,7 @@ def scenario(metas, control, token_file):
     # unordered scanners over all 8 partitions: every record exactly once
     written = []
     for i in range(60):
-        hk = "u%03d" % i
+        hk = f"u{i:03d}"
         yield c.multi_set(hk, {"a": "1", "b": "2", "c": "3"})
         written += [[hk, sk] for sk in "abc"]
     R["written"] = written

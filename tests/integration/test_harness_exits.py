@@ -109,7 +109,8 @@ def test_no_temporary_folder_outlives_an_interrupted_run(pegload_cli, tmp_path, 
 def test_a_crashed_onebox_leaves_no_data_folder(pegload_cli, tmp_path):
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
-    short = SCENARIO.replace("duration: 60s", "duration: 6s").replace("concurrency: 2", "concurrency: 2\ntimeout_ms: 200")
+    short = SCENARIO.replace("duration: 60s", "duration: 6s").replace("concurrency: 2",
+                                                                     "concurrency: 2\ntimeout_ms: 200")
     proc = start(pegload_cli, tmpdir, pegload_cli.scenario(short, "short"), "--report-dir", tmp_path / "report")
     pegload_cli.wait_for(lambda: any(line.startswith("long ") and "ops/s" in line
                                      for line in proc.err_path.read_text().splitlines()), 90,

@@ -34,8 +34,9 @@ def test_killed_worker_is_named_others_stop_and_the_report_is_written(pegload_cl
     proc = pegload_cli.start("run", pegload_cli.scenario(LONG_RUN, "crash"), "--meta", ",".join(ob.meta_addrs),
                              "--table", "temp", "--report-dir", out, "--quiet")
     pegload_cli.wait_for(lambda: _gets(ob) >= 200, 60, "the phase to run")
-    workers = pegload_cli.wait_for(lambda: len(_workers(pegload_cli, proc.pid)) == 2 and _workers(pegload_cli, proc.pid),
-                                   10, "two worker processes")
+    workers = pegload_cli.wait_for(
+        lambda: len(_workers(pegload_cli, proc.pid)) == 2 and _workers(pegload_cli, proc.pid),
+        10, "two worker processes")
     victim, survivor = workers
     victim_id = int(pegload_cli.cmdline(victim).split("--worker-id ")[1].split()[0])
     killed_at = time.monotonic()

@@ -78,7 +78,8 @@ def test_routing_errors(onebox, raw_connect):
     owner = primary(onebox, p)
     c = raw_connect(owner)
     assert c.call(get_frame(pidx=p)).error_name == "ERR_OK"
-    assert c.call(encode_request(RPC_GET, 2, b"\x00\x00k", app_id=99, partition_index=0)).error_name == "ERR_OBJECT_NOT_FOUND"
+    unknown_app = encode_request(RPC_GET, 2, b"\x00\x00k", app_id=99, partition_index=0)
+    assert c.call(unknown_app).error_name == "ERR_OBJECT_NOT_FOUND"
     assert c.call(get_frame(pidx=8)).error_name == "ERR_OBJECT_NOT_FOUND"
     secondary = next(a for a in onebox.replica_addrs if a != owner)
     r = raw_connect(secondary).call(get_frame(pidx=p))

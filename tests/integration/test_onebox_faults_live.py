@@ -115,7 +115,7 @@ def test_primary_move(fault_onebox, raw_connect):
     ob = fault_onebox
     meta = raw_connect(ob.meta_addrs[0])
     before = query(meta).partitions[PIDX]
-    old = "%s:%d" % wire.rpc_address_parts(before.primary)
+    old = "{}:{}".format(*wire.rpc_address_parts(before.primary))
     old_conn = raw_connect(old)
     old_conn.call(put(b"moved"))
     # an open scan context on the old primary
@@ -127,9 +127,9 @@ def test_primary_move(fault_onebox, raw_connect):
 
     desc = ob.move_primary("temp", PIDX)
     after = query(meta).partitions[PIDX]
-    new = "%s:%d" % wire.rpc_address_parts(after.primary)
+    new = "{}:{}".format(*wire.rpc_address_parts(after.primary))
     assert after.ballot == before.ballot + 1 and new != old and desc["primary"] == new
-    assert old in ["%s:%d" % wire.rpc_address_parts(s) for s in after.secondaries]
+    assert old in ["{}:{}".format(*wire.rpc_address_parts(s)) for s in after.secondaries]
     r = old_conn.call(get())
     assert (r.error_name, r.result) == ("ERR_INVALID_STATE", None)  # a secondary now
     new_conn = raw_connect(new)
@@ -149,7 +149,7 @@ def test_meta_leader_change(fault_onebox, raw_connect):
     assert ob.set_meta_leader(1) == ob.meta_addrs[1]
     r = query(m0)
     assert r.err == "ERR_FORWARD_TO_OTHERS"
-    assert "%s:%d" % wire.rpc_address_parts(r.partitions[0].primary) == ob.meta_addrs[1]
+    assert "{}:{}".format(*wire.rpc_address_parts(r.partitions[0].primary)) == ob.meta_addrs[1]
     assert query(m1).err == "ERR_OK"
 
 
@@ -164,7 +164,8 @@ def test_other_tables_and_counters(fault_onebox, raw_connect):
     p = wire.partition_index(wire.hash_key_hash(hk), 32)
     c = raw_connect(primary(ob, p, "t32"))
     k = encode_key(hk, b"s")
-    assert c.call(encode_request(RPC_PUT, 1, wire.UpdateRequest(k, b"v", 0), app_id=2, partition_index=p)).result.error == 0
+    put_req = encode_request(RPC_PUT, 1, wire.UpdateRequest(k, b"v", 0), app_id=2, partition_index=p)
+    assert c.call(put_req).result.error == 0
     assert c.call(encode_request(RPC_GET, 2, k, app_id=2, partition_index=p)).result.value == b"v"
     counters = ob.counters()
     assert counters["requests"][RPC_QUERY_CFG] == 2

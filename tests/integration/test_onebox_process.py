@@ -121,9 +121,9 @@ def test_cli_runs_in_the_foreground_until_ctrl_c():
         text = out.decode()
         assert "pegload onebox is serving (Ctrl-C to stop)" in text
         assert "table t32: app_id 2, 32 partitions" in text and "meta servers:    127.0.0.1:" in text
-        token_file = next(l for l in lines if "control token:" in l).split()[2]
+        token_file = next(line for line in lines if "control token:" in line).split()[2]
         assert os.stat(token_file).st_mode & 0o777 == 0o600
-        replica = next(l for l in lines if "replica servers" in l).split()[-1]
+        replica = next(line for line in lines if "replica servers" in line).split()[-1]
         host, port = replica.split(":")
         socket.create_connection((host, int(port)), timeout=5).close()
         proc.send_signal(signal.SIGINT)

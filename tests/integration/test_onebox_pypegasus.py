@@ -50,14 +50,14 @@ def test_multi_key_rpcs(results):
     assert r["multi_get"] == ["ERR_OK", {"k03": "v03", "k07": "v07"}]
     assert r["multi_get_limited"] == ["ERR_INCOMPLETE_DATA", 5]
     assert r["multi_get_reverse"] == ["ERR_INCOMPLETE_DATA", ["k16", "k17", "k18", "k19"]]
-    assert r["multi_get_prefix"] == ["ERR_OK", ["k%02d" % i for i in range(10, 20)]]
+    assert r["multi_get_prefix"] == ["ERR_OK", [f"k{i:02d}" for i in range(10, 20)]]
     assert r["get_sort_keys"] == ["ERR_OK", 20] and r["sort_key_count"] == [0, 20]
     assert r["multi_del"] == ["ERR_OK", 3] and r["sort_key_count_after_del"] == 18
     assert r["multi_del_empty"] == [4, 0]  # body kInvalidArgument for an empty key list
 
 
 def test_hash_key_scanner(results):
-    assert results["scan"] == ["s%02d" % i for i in range(2, 8)]
+    assert results["scan"] == [f"s{i:02d}" for i in range(2, 8)]
 
 
 def test_unordered_scanners_return_every_record_exactly_once(results):

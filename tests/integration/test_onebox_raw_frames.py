@@ -64,14 +64,14 @@ def test_query_cfg_vector_on_every_meta(box, vectors, raw_connect):
     cfg = r.result
     assert (r.error_name, r.name, r.seqid) == ("ERR_OK", RPC_QUERY_CFG + "_ACK", 1)
     assert (cfg.err, cfg.app_id, cfg.partition_count, cfg.is_stateful) == ("ERR_OK", 1, 8, True)
-    primaries = ["%s:%d" % wire.rpc_address_parts(p.primary) for p in cfg.partitions]
+    primaries = ["{}:{}".format(*wire.rpc_address_parts(p.primary)) for p in cfg.partitions]
     assert primaries == [p["primary"] for p in box.partition_config("temp")]
     assert set(primaries) == set(box.replica_addrs)
     assert all(p.ballot >= 1 and p.hp_primary is None for p in cfg.partitions)
     for addr in others:
         r = raw_connect(addr).call(frame(vectors, "query_cfg"))
         assert (r.error_name, r.result.err, r.result.is_stateful) == ("ERR_OK", "ERR_FORWARD_TO_OTHERS", False)
-        assert "%s:%d" % wire.rpc_address_parts(r.result.partitions[0].primary) == leader
+        assert "{}:{}".format(*wire.rpc_address_parts(r.result.partitions[0].primary)) == leader
 
 
 def test_vector_sequence_on_partition_3(box, vectors, p3):

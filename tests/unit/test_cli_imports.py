@@ -10,7 +10,8 @@ _PROBE = ("import sys, pegload.cli as cli; "
           "try:\n    cli.main(sys.argv[1:])\nexcept SystemExit as e:\n    code = e.code\n"
           "heavy = ('gevent', 'rocksdict', 'pegload.report', 'pegload.coordinator', 'pegload.onebox', "
           "'pegload.runner', 'pegload.client.pegasus', 'pegload.scenario', 'yaml')\n"
-          "print('IMPORTED=' + ','.join(sorted({m.split('.')[0] if not m.startswith('pegload') else '.'.join(m.split('.')[:2]) "
+          "print('IMPORTED=' + ','.join(sorted({"
+          "m.split('.')[0] if not m.startswith('pegload') else '.'.join(m.split('.')[:2]) "
           "for m in sys.modules if m.startswith(heavy)})))")
 
 

@@ -124,7 +124,8 @@ def test_scratch_decode_adds_exactly_what_the_general_path_adds():
             general.add(LatencyHistogram.decode(src.encode()))
         assert list(fast.counts) == list(general.counts) and fast.total == general.total
         if general.total:
-            assert (fast.hdr.min_value, fast.hdr.max_value) == (general.hdr.get_min_value(), general.hdr.get_max_value())
+            assert ((fast.hdr.min_value, fast.hdr.max_value)
+                    == (general.hdr.get_min_value(), general.hdr.get_max_value()))
     assert not any(histogram._SCRATCH)  # left clean for the next call
     with pytest.raises(histogram.HistogramFormatError):
         LatencyHistogram().add_encoded(b"\x78\x9cnot a histogram")

@@ -73,7 +73,7 @@ def random_samples(rng, n):
 def random_histograms(count, seed):
     rng = random.Random(seed)
     out = []
-    for i in range(count):
+    for _ in range(count):
         # counts where p/100 x n is a whole number (1000, 2000, 10) are where the rank rules differ
         n = rng.choice((1, 2, 3, 7, 10, 100, 999, 1000, 1001, 2000, 2904, rng.randint(1, 5000)))
         samples = random_samples(rng, n)
@@ -109,7 +109,8 @@ def test_the_case_from_the_issue_differs_from_rounding_to_nearest():
     old = HdrHistogram(1, HIGHEST_US, 3)
     for v in samples:
         old.record_value(v)
-    assert h.percentiles([99.9])[99.9] == ref_value_at_percentile(samples, 99.9) == ref_highest_equivalent(samples[2901])
+    assert (h.percentiles([99.9])[99.9] == ref_value_at_percentile(samples, 99.9)
+            == ref_highest_equivalent(samples[2901]))
     assert old.get_value_at_percentile(99.9) == ref_highest_equivalent(samples[2900])
 
 
@@ -131,8 +132,10 @@ def _assert_port_agrees(rows, histograms):
 JAR = next((p for p in (Path("/usr/share/java/hdrhistogram.jar"),) if p.exists()), None)
 
 
-@pytest.mark.skipif(JAR is None or shutil.which("java") is None,
-                    reason="Java HdrHistogram not installed (apt-get install libhdrhistogram-java)")
+# `java File.java` compiles the source in memory: that takes a JDK (javac's module), not just a JRE
+@pytest.mark.skipif(JAR is None or shutil.which("java") is None or shutil.which("javac") is None,
+                    reason="Java HdrHistogram or a JDK not installed "
+                           "(apt-get install libhdrhistogram-java default-jdk-headless)")
 def test_percentiles_equal_java_hdrhistogram_on_the_same_encoded_histograms():
     histograms = random_histograms(300, seed=23)
     rows = _run_port(["java", "-cp", str(JAR), str(REFERENCE_DIR / "HdrPercentiles.java")], histograms)
@@ -140,7 +143,8 @@ def test_percentiles_equal_java_hdrhistogram_on_the_same_encoded_histograms():
 
 
 def _node_path():
-    candidates = [REFERENCE_DIR / "node_modules", *(Path(p) for p in os.environ.get("NODE_PATH", "").split(os.pathsep) if p)]
+    candidates = [REFERENCE_DIR / "node_modules",
+                  *(Path(p) for p in os.environ.get("NODE_PATH", "").split(os.pathsep) if p)]
     return next((p for p in candidates if (p / "hdr-histogram-js").is_dir()), None)
 
 

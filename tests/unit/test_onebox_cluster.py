@@ -83,7 +83,8 @@ def test_meta_selected_indices_and_host_port_fields(cluster):
 
 def test_meta_unknown_table_and_non_leader(cluster):
     r = query_config(cluster, 0, QueryCfgRequest("nope", []))
-    assert (r.err, r.app_id, r.partition_count, r.is_stateful, r.partitions) == ("ERR_OBJECT_NOT_FOUND", 0, 0, False, [])
+    assert ((r.err, r.app_id, r.partition_count, r.is_stateful, r.partitions)
+            == ("ERR_OBJECT_NOT_FOUND", 0, 0, False, []))
     r = query_config(cluster, 2, QueryCfgRequest("temp", []))
     assert (r.err, r.is_stateful, len(r.partitions)) == ("ERR_FORWARD_TO_OTHERS", False, 1)
     assert wire.rpc_address_parts(r.partitions[0].primary) == ("127.0.0.1", 34601)

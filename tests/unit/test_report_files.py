@@ -52,7 +52,8 @@ def test_hlog_header_follows_the_standard_format(report):
     run, paths = report
     lines = paths.hlog.read_text().splitlines()
     assert lines[1] == "#[Histogram log format version 1.3]"
-    assert re.fullmatch(r"#\[StartTime: 1700000000\.000 \(seconds since epoch\), \w{3} \w{3} \d\d [\d:]{8} UTC \d{4}\]", lines[2])
+    assert re.fullmatch(r"#\[StartTime: 1700000000\.000 \(seconds since epoch\), "
+                        r"\w{3} \w{3} \d\d [\d:]{8} UTC \d{4}\]", lines[2])
     assert lines[3] == "#[BaseTime: 1700000000.000 (seconds since epoch)]"
     assert lines[4] == '"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"'
     body = lines[5:]

@@ -207,7 +207,8 @@ def test_mann_whitney():
 
 @pytest.mark.parametrize("side", ["run", "baseline"])
 @pytest.mark.parametrize("run, named", [
-    (dict(status=RunStatus(130, interrupted=True, error="interrupted by SIGINT")), "interrupted (interrupted by SIGINT)"),
+    (dict(status=RunStatus(130, interrupted=True, error="interrupted by SIGINT")),
+     "interrupted (interrupted by SIGINT)"),
     (dict(status=RunStatus(3, crashed_workers=({"worker_id": 1, "reason": "fell silent"},))), "worker 1: fell silent"),
     (dict(validity=Validity(False, ("phase 'run': achieved 900 of 1,000 ops/s on time",))), "NOT VALID (phase 'run'"),
 ], ids=["interrupted", "crashed", "not-valid"])

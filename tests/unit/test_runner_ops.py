@@ -158,9 +158,10 @@ def test_reads_hit_miss_and_count_bytes():
 
 
 @pytest.mark.parametrize("mix", [
-    "get: 1", "exist: 1", "ttl: 1", "multi_get: {weight: 1, sort_keys: 2}", "multi_get_range: 1", "batch_get: 1", "scan: 1",
-    "unordered_scan: 1", "get_sort_keys: 1", "sort_key_count: 1",
-    "set: 3, get: 3, remove: 1, multi_set: {weight: 1, sort_keys: 2}, multi_del: {weight: 1, sort_keys: 2}, incr: 1, check_and_set: 1, read_modify_write: 1",
+    "get: 1", "exist: 1", "ttl: 1", "multi_get: {weight: 1, sort_keys: 2}", "multi_get_range: 1", "batch_get: 1",
+    "scan: 1", "unordered_scan: 1", "get_sort_keys: 1", "sort_key_count: 1",
+    "set: 3, get: 3, remove: 1, multi_set: {weight: 1, sort_keys: 2}, multi_del: {weight: 1, sort_keys: 2}, incr: 1, "
+    "check_and_set: 1, read_modify_write: 1",
 ])
 def test_verification_finds_nothing_wrong_in_a_correct_table(mix):
     table, ww = DictTable(), WorkerWorkload(scenario(True, mix), 0)

@@ -226,12 +226,15 @@ def test_verification_constraints(tmp_path):
               set: {weight: 1, ttl: 5}
         """))
     assert errs == [
-        "bad.yaml:1 verify: verification needs the load phase (load.enabled: true): without it pegload cannot know what the table holds",
-        "bad.yaml:6 data.hash_keys: verification gives every worker its own hash keys, more than its greenlets (so one is "
-        "always free of in-flight writes): needs >= workers x (concurrency + 1) = 10, got 9",
+        "bad.yaml:1 verify: verification needs the load phase (load.enabled: true): "
+        "without it pegload cannot know what the table holds",
+        "bad.yaml:6 data.hash_keys: verification gives every worker its own hash keys, more than its greenlets "
+        "(so one is always free of in-flight writes): needs >= workers x (concurrency + 1) = 10, got 9",
         "bad.yaml:7 data.value_size: verification needs values of at least 20 bytes (the checkable header), got 10",
-        "bad.yaml:8 data.ttl: verification needs ttl: 0 (expiring records cannot be told apart from lost writes), got 60",
-        "bad.yaml:12 phases[0].mix.set.ttl: verification needs ttl: 0 (expiring records cannot be told apart from lost writes)",
+        "bad.yaml:8 data.ttl: verification needs ttl: 0 (expiring records cannot be told apart from lost writes), "
+        "got 60",
+        "bad.yaml:12 phases[0].mix.set.ttl: verification needs ttl: 0 "
+        "(expiring records cannot be told apart from lost writes)",
     ]
 
 
@@ -243,7 +246,8 @@ def test_value_size_forms(tmp_path):
         """) + GOOD_PHASES)
     assert errs == [
         "bad.yaml:3 data.value_size.weighted[0][1]: must be > 0, got 0",
-        "bad.yaml:3 data.value_size.weighted[1][0]: expected a size in bytes like 100, 4KiB or 1MB, got 'abc' (a string)",
+        "bad.yaml:3 data.value_size.weighted[1][0]: expected a size in bytes like 100, 4KiB or 1MB, "
+        "got 'abc' (a string)",
     ]
     errs = errors_of(tmp_path, "data: {value_size: {uniform: [500, 100]}}\n" + GOOD_PHASES)
     assert errs == ["bad.yaml:1 data.value_size.uniform: min must be <= max, got [500, 100]"]

@@ -17,7 +17,8 @@ FILE = "fuzz.yaml"
 LOCATED = re.compile(r"^fuzz\.yaml(:\d+ | \(--[a-z-]+\) |: )")
 SCENARIOS = sorted((Path(__file__).parents[2] / "scenarios").glob("*.yaml"))
 # database=None: nothing written into the work tree; failures print the reproducing example
-FUZZ = settings(max_examples=int(os.environ.get("PEGLOAD_FUZZ_EXAMPLES", 100)), deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=int(os.environ.get("PEGLOAD_FUZZ_EXAMPLES", 100)), deadline=None, database=None,
+                suppress_health_check=[HealthCheck.too_slow])
 
 
 def check(text: str, overrides=None) -> None:

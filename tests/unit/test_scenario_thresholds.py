@@ -56,7 +56,8 @@ def test_list_forms_and_all_errors_reported():
     with pytest.raises(ThresholdError) as info:
         parse_thresholds("get.p99<5, ,foo.p99<1ms")
     text = str(info.value)
-    assert "latency needs a time unit" in text and "empty threshold expression" in text and "unknown operation 'foo'" in text
+    assert ("latency needs a time unit" in text and "empty threshold expression" in text
+            and "unknown operation 'foo'" in text)
 
 
 def test_holds():

@@ -109,7 +109,8 @@ def test_file_over_the_size_limit_is_refused_before_parsing(tmp_path):
 
 def test_endless_file_without_a_size_is_cut_at_the_limit():
     errs = _load_errors("/dev/zero")
-    assert errs == ["/dev/zero:1 <root>: the file goes on, more than the 1,048,576 a scenario may have (nothing was parsed)"]
+    assert errs == ["/dev/zero:1 <root>: the file goes on, more than the 1,048,576 a scenario may have "
+                    "(nothing was parsed)"]
 
 
 def _load_errors(path):

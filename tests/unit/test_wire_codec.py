@@ -76,7 +76,8 @@ def test_truncated_and_garbage_input_only_raise_wire_errors():
             wire.decode_request(bytes(b))
         except wire.WireError:
             pass
-    resp = wire.encode_response("ERR_OK", "RPC_RRDB_RRDB_MULTI_GET_ACK", 1, m.MultiGetResponse(0, [m.KeyValue(b"a", b"b")]))
+    resp = wire.encode_response("ERR_OK", "RPC_RRDB_RRDB_MULTI_GET_ACK", 1,
+                                m.MultiGetResponse(0, [m.KeyValue(b"a", b"b")]))
     for cut in range(4, len(resp)):
         with pytest.raises(wire.WireError):
             wire.decode_response(resp[:cut])

@@ -95,16 +95,19 @@ def test_request_set():
     _check("set_no_ttl", frame(wire.RPC_PUT, 2, m.UpdateRequest(key("hk", "sk"), b"v", 0), app_id=1, partition_index=3))
     ts = wire.expire_ts_for_ttl(3600, now=1700000000)
     assert ts == 248397200
-    req = _check("set_ttl_3600", frame(wire.RPC_PUT, 3, m.UpdateRequest(key("hk", "sk"), b"v", ts), app_id=1, partition_index=3))
+    req = _check("set_ttl_3600", frame(wire.RPC_PUT, 3, m.UpdateRequest(key("hk", "sk"), b"v", ts),
+                                       app_id=1, partition_index=3))
     assert req.args == m.UpdateRequest(key("hk", "sk"), b"v", ts)
 
 
 def test_request_sortkey_count_multi_set_multi_del():
     _check("sortkey_count", frame(wire.RPC_SORTKEY_COUNT, 6, b"hk", app_id=1, partition_index=3))
     kvs = [m.KeyValue(b"a", b"1"), m.KeyValue(b"b", b"2")]
-    req = _check("multi_set", frame(wire.RPC_MULTI_PUT, 7, m.MultiPutRequest(b"hk", kvs, 0), app_id=1, partition_index=3))
+    req = _check("multi_set", frame(wire.RPC_MULTI_PUT, 7, m.MultiPutRequest(b"hk", kvs, 0),
+                                    app_id=1, partition_index=3))
     assert req.args.kvs == kvs
-    req = _check("multi_del", frame(wire.RPC_MULTI_REMOVE, 11, m.MultiRemoveRequest(b"hk", [b"a"]), app_id=1, partition_index=3))
+    req = _check("multi_del", frame(wire.RPC_MULTI_REMOVE, 11, m.MultiRemoveRequest(b"hk", [b"a"]),
+                                    app_id=1, partition_index=3))
     assert req.args.sort_keys == [b"a"] and req.args.max_count is None
 
 
@@ -118,8 +121,10 @@ def _mg(**kw):
 
 
 def test_request_multi_get_variants():
-    _check("multi_get_sort_keys", frame(wire.RPC_MULTI_GET, 8, _mg(sort_keys=[b"a"], max_kv_count=100, max_kv_size=1000000, no_value=False), app_id=1, partition_index=3))
-    _check("get_sort_keys", frame(wire.RPC_MULTI_GET, 9, _mg(sort_keys=[], max_kv_count=100, max_kv_size=1000000, no_value=True), app_id=1, partition_index=3))
+    _check("multi_get_sort_keys", frame(wire.RPC_MULTI_GET, 8, _mg(
+        sort_keys=[b"a"], max_kv_count=100, max_kv_size=1000000, no_value=False), app_id=1, partition_index=3))
+    _check("get_sort_keys", frame(wire.RPC_MULTI_GET, 9, _mg(
+        sort_keys=[], max_kv_count=100, max_kv_size=1000000, no_value=True), app_id=1, partition_index=3))
     req = _check("multi_get_range", frame(wire.RPC_MULTI_GET, 10, _mg(
         max_kv_count=10, max_kv_size=4096, no_value=False, start_sortkey=b"a", stop_sortkey=b"z",
         start_inclusive=True, stop_inclusive=False, sort_key_filter_type=2, sort_key_filter_pattern=b"p",
@@ -152,7 +157,8 @@ def test_request_supplementary_v0_and_v1():
     ph = 0x5D9AD5B51C9A4AB3
     v0 = frame(wire.RPC_GET, 1, key("hk", "sk"), app_id=1, partition_index=3, client_timeout=1000, partition_hash=ph)
     assert v0.hex() == s["get_v0_with_timeout_and_partition_hash"]["frame_hex"]
-    v1 = frame(wire.RPC_GET, 1, key("hk", "sk"), app_id=1, partition_index=3, client_timeout=1000, partition_hash=ph, version=1)
+    v1 = frame(wire.RPC_GET, 1, key("hk", "sk"), app_id=1, partition_index=3, client_timeout=1000,
+               partition_hash=ph, version=1)
     assert v1.hex() == s["get_v1_java_style"]["frame_hex"]
     req = wire.decode_request(v1)
     assert req.header.version == 1 and req.header.partition_hash == ph and req.header.client_timeout == 1000
@@ -238,7 +244,8 @@ def test_response_frames_in_odd_chunks():
 
 
 def test_request_frames_in_odd_chunks():
-    frames = [H(v["frame_hex"]) for v in REQ.values()] + [H(V["request_frames_supplementary"]["get_v1_java_style"]["frame_hex"])]
+    frames = ([H(v["frame_hex"]) for v in REQ.values()]
+              + [H(V["request_frames_supplementary"]["get_v1_java_style"]["frame_hex"])])
     stream = b"".join(frames)
     for chunk in (1, 2, 5, 13, len(stream)):
         fr = wire.RequestFramer()

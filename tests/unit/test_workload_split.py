@@ -61,7 +61,8 @@ def test_load_batch_one_uses_set_and_disabled_load_has_no_generator():
     ops = [gen.next_op() for _ in range(4)]
     assert [op.name for op in ops] == ["set"] * 4 and gen.next_op() is None
     assert [(op.hash_key, op.sort_key) for op in ops] == [
-        (b"hk00000000", b"sk00000"), (b"hk00000000", b"sk00001"), (b"hk00000001", b"sk00000"), (b"hk00000001", b"sk00001")]
+        (b"hk00000000", b"sk00000"), (b"hk00000000", b"sk00001"),
+        (b"hk00000001", b"sk00000"), (b"hk00000001", b"sk00001")]
     sc = load_scenario_text("load: false\nphases: [{ops: 1, mix: {get: 1}}]\n", "n.yaml")
     assert WorkerWorkload(sc, 0).load_generator() is None
 

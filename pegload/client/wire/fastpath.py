@@ -7,6 +7,7 @@ writes the 48-byte v0 header, the message header and the seqid; the body is appe
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 from .frames import MAGIC, MSG_CALL, REQUEST_V0_HEADER_LEN, decode_result
 from .rpc import RPCS
@@ -70,7 +71,7 @@ class RequestEncoder:
             b"\x0c\x00\x01\x0c\x00\x01", _pack_i32(len(key)), key, b"\x0c\x00\x02",
             _pack_i32(len(value)), value, b"\x08\x00\x03", _pack_i32(expire_ts), b"\x00\x00"))
 
-    def struct(self, seqid: int, args, app_id: int, partition_index: int,
+    def struct(self, seqid: int, args: Any, app_id: int, partition_index: int,
                client_timeout: int, partition_hash: int) -> bytearray:
         """Frame of an RPC whose single argument is a message object (``args.encode(w)``)."""
         w = Writer(self._head_size)
@@ -108,7 +109,7 @@ def reply_error(frame: bytes) -> tuple[str | None, int]:
     return name, -1
 
 
-def reply_result(frame: bytes, offset: int, cls, ack_name: str):
+def reply_result(frame: bytes, offset: int, cls: type[Any], ack_name: str) -> Any:
     """Decode the result struct of an ERR_OK reply whose body starts at ``offset``."""
     if frame[offset : offset + 3] == _RESULT_FIELD:
         try:
@@ -141,7 +142,7 @@ def read_response_value(frame: bytes, offset: int) -> tuple[int, bytes] | None:
     return _unpack_i32(frame, offset + 6)[0], frame[start : start + n]
 
 
-def error_and_pairs(frame: bytes, offset: int):
+def error_and_pairs(frame: bytes, offset: int) -> tuple[int, list[tuple[bytes, bytes]], int] | None:
     """``(error, [(key, value), ...], position after the list)`` of a multi_get or scan reply
     written the way servers write it (error as field 1, the key_value list as field 2, first),
     without building message objects; None when the layout differs (decode it normally)."""
@@ -154,14 +155,14 @@ def error_and_pairs(frame: bytes, offset: int):
         return None  # truncated: the struct decoder will say where
 
 
-def _error_and_pairs(frame: bytes, offset: int):
+def _error_and_pairs(frame: bytes, offset: int) -> tuple[int, list[tuple[bytes, bytes]], int] | None:
     error = _unpack_i32(frame, offset + 6)[0]
     n = _unpack_i32(frame, offset + 14)[0]
     p = offset + 18
     end = len(frame)
     if n < 0 or n > end:
         return None
-    pairs = []
+    pairs: list[tuple[bytes, bytes]] = []
     append = pairs.append
     for _ in range(n):
         # key_value: 0c 0001 <key blob> 0c 0002 <value blob> [08 0003 <i32 expire>] 00

@@ -8,7 +8,7 @@ counts itself), the error name, a REPLY message header with the request's seqid 
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .messages import RequestMetaV1
 from .rpc import BLOB, BY_ACK, I64, RPCS
@@ -78,7 +78,7 @@ def _message_header(w: bytearray, msg_type: int, name: str, seqid: int) -> None:
     w += _I32.pack(seqid)
 
 
-def encode_request_body(rpc_name: str, seqid: int, args) -> bytes:
+def encode_request_body(rpc_name: str, seqid: int, args: Any) -> bytes:
     """The Thrift CALL message: header, args struct with one field (id 1), STOP."""
     w = Writer()
     _message_header(w, MSG_CALL, rpc_name, seqid)
@@ -98,7 +98,7 @@ def encode_request_body(rpc_name: str, seqid: int, args) -> bytes:
     return bytes(w)
 
 
-def encode_request(rpc_name: str, seqid: int, args, *, app_id: int = 0, partition_index: int = 0,
+def encode_request(rpc_name: str, seqid: int, args: Any, *, app_id: int = 0, partition_index: int = 0,
                    client_timeout: int = 0, partition_hash: int = 0, version: int = 0,
                    is_backup_request: bool = False) -> bytes:
     """A complete request frame. ``partition_hash`` must be 0 or the exact routing hash."""
@@ -213,7 +213,7 @@ def decode_request(frame: bytes) -> Request:
         raise WireError(f"truncated request body: {e}") from None
 
 
-def encode_response(error_name: str, rpc_name_ack: str, seqid: int, result=None,
+def encode_response(error_name: str, rpc_name_ack: str, seqid: int, result: Any = None,
                     body_on_error: bool = False) -> bytes:
     """A response frame; the result struct is written for ERR_OK (or when ``body_on_error``)."""
     w = Writer(b"\0\0\0\0")
@@ -274,7 +274,7 @@ def decode_response_head(frame: bytes) -> tuple[str, str, int, int]:
     return err, name, seqid, p + 4
 
 
-def decode_result(frame: bytes, name: str, offset: int):
+def decode_result(frame: bytes, name: str, offset: int) -> Any:
     """Decode the result struct (field 0) of an ERR_OK reply to ``name``."""
     spec = BY_ACK.get(name)
     if spec is None or spec.response is None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import enum
 import ipaddress
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from .thrift import EMPTY_LIST, compile_struct
+from .thrift import EMPTY_LIST, Field, compile_struct
 
 
 class Gpid(NamedTuple):
@@ -86,7 +86,7 @@ def rpc_address_parts(v: int) -> tuple[str, int] | None:
 _ENV = {"Gpid": Gpid}
 
 
-def _struct(name, fields, doc=""):
+def _struct(name: str, fields: list[Field], doc: str = "") -> type[Any]:
     cls, env = compile_struct(name, fields, doc, _ENV)
     return cls
 
@@ -140,7 +140,7 @@ CheckAndSetRequest = _struct("CheckAndSetRequest", [
     (8, "set_expire_ts_seconds", "i32", 0), (9, "return_check_value", "bool", False),
 ])
 
-_CAS_RESPONSE = [
+_CAS_RESPONSE: list[Field] = [
     (1, "error", "i32", 0), (2, "check_value_returned", "bool", False),
     (3, "check_value_exist", "bool", False), (4, "check_value", "blob", _B),
     (5, "app_id", "i32", 0), (6, "partition_index", "i32", 0), (7, "decree", "i64", 0),

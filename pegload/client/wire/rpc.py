@@ -1,7 +1,7 @@
 """The RPC table: wire names, what the single args field holds, and the response struct."""
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from . import messages as m
 
@@ -28,8 +28,10 @@ I64 = "i64"  # args is one i64 (CLEAR_SCANNER)
 
 class RpcSpec(NamedTuple):
     name: str
-    args: object  # a message class, BLOB or I64
-    response: type | None  # None: never answered
+    # a message class, BLOB or I64; Any because compile_struct makes the classes at import time
+    # and decode_request calls ._decode_at on it once the two string cases are ruled out
+    args: Any
+    response: type[Any] | None  # None: never answered
     is_write: bool
 
     @property

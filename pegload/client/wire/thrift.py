@@ -10,6 +10,10 @@ type byte but carry a raw payload; they are decoded by field id, never by generi
 from __future__ import annotations
 
 import struct
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # messages imports this module; the import is for annotations only
+    from .messages import HostPort
 
 _I8 = struct.Struct(">b")
 _I16 = struct.Struct(">h")
@@ -116,8 +120,13 @@ _WIRE_TYPE = {
     "host_port": TType.STRUCT,
 }
 
+# A field kind of the table above: a name, or ("struct", class) / ("list", element kind).
+Kind = str | tuple[str, Any]
+# One row of a struct's field table: (field id, attribute name, kind, default).
+Field = tuple[int, str, Kind, Any]
 
-def wire_type(kind) -> int:
+
+def wire_type(kind: Kind) -> int:
     if isinstance(kind, tuple):
         return TType.STRUCT if kind[0] == "struct" else TType.LIST
     return _WIRE_TYPE[kind]
@@ -127,19 +136,20 @@ class _Codegen:
     """Emits Python source for one value of a kind (encode into ``w``, decode from ``b``/``p``)."""
 
     def __init__(self) -> None:
-        self.env: dict = {"_I16": _I16, "_I32": _I32, "_I64": _I64, "_I8": _I8, "_U16": _U16,
-                          "WireError": WireError, "skip": skip, "_read_str": _read_str,
-                          "_read_host_port": _read_host_port, "_write_host_port": _write_host_port,
-                          "Gpid": None, "_MISSING": EMPTY_LIST}
+        self.env: dict[str, Any] = {
+            "_I16": _I16, "_I32": _I32, "_I64": _I64, "_I8": _I8, "_U16": _U16,
+            "WireError": WireError, "skip": skip, "_read_str": _read_str,
+            "_read_host_port": _read_host_port, "_write_host_port": _write_host_port,
+            "Gpid": None, "_MISSING": EMPTY_LIST}
         self.n = 0
 
-    def name(self, prefix: str, value) -> str:
+    def name(self, prefix: str, value: object) -> str:
         self.n += 1
         key = f"_{prefix}{self.n}"
         self.env[key] = value
         return key
 
-    def enc(self, kind, v: str, ind: str) -> list[str]:
+    def enc(self, kind: Kind, v: str, ind: str) -> list[str]:
         if kind == "bool":
             return [f"{ind}w.append(1 if {v} else 0)"]
         if kind == "byte":
@@ -168,7 +178,7 @@ class _Codegen:
             return lines
         raise ValueError(f"unknown kind {kind!r}")
 
-    def dec(self, kind, target: str, ind: str) -> list[str]:
+    def dec(self, kind: Kind, target: str, ind: str) -> list[str]:
         """Lines reading one value at ``p`` from ``b`` into ``target`` (``p`` advanced)."""
         if kind == "bool":
             return [f"{ind}{target} = b[p] != 0; p += 1"]
@@ -217,7 +227,7 @@ def _read_str(b: bytes, p: int) -> tuple[str, int]:
         raise WireError(f"string is not UTF-8: {e}") from None
 
 
-def _read_host_port(b: bytes, p: int):
+def _read_host_port(b: bytes, p: int) -> tuple[HostPort, int]:
     from .messages import HostPort
 
     host, p = _read_str(b, p)
@@ -226,7 +236,7 @@ def _read_host_port(b: bytes, p: int):
     return HostPort(host, port, kind), p + 3
 
 
-def _write_host_port(w: bytearray, hp) -> None:
+def _write_host_port(w: bytearray, hp: HostPort) -> None:
     h = hp.host.encode()
     w += _I32.pack(len(h))
     w += h
@@ -241,7 +251,8 @@ class _Unset:
 EMPTY_LIST = _Unset()
 
 
-def compile_struct(name: str, fields: list[tuple], doc: str = "", env_extra: dict | None = None):
+def compile_struct(name: str, fields: list[Field], doc: str = "",
+                   env_extra: dict[str, Any] | None = None) -> tuple[type[Any], dict[str, Any]]:
     """Build a slotted message class from ``[(fid, attr, kind, default), ...]``.
 
     Fields whose value is ``None`` are not written (that is how optional fields, and fields a
@@ -255,7 +266,7 @@ def compile_struct(name: str, fields: list[tuple], doc: str = "", env_extra: dic
     # __init__
     params = []
     body = []
-    for fid, attr, kind, default in fields:
+    for _fid, attr, _kind, default in fields:
         if default is EMPTY_LIST:
             params.append(f"{attr}=_MISSING")
             body.append(f"    self.{attr} = [] if {attr} is _MISSING else {attr}")
@@ -265,7 +276,7 @@ def compile_struct(name: str, fields: list[tuple], doc: str = "", env_extra: dic
     src = [f"def __init__(self, {', '.join(params)}):"] + (body or ["    pass"])
     # encode: the struct's fields then STOP
     src.append("def encode(self, w):")
-    for fid, attr, kind, default in sorted(fields):
+    for fid, attr, kind, _default in sorted(fields):
         hdr = cg.name("H", bytes((wire_type(kind),)) + _I16.pack(fid))
         src.append(f"    v = self.{attr}")
         src.append("    if v is not None:")
@@ -274,7 +285,7 @@ def compile_struct(name: str, fields: list[tuple], doc: str = "", env_extra: dic
     src.append("    w.append(0)")
     # decode
     src.append("def _decode_at(cls, b, p):")
-    for fid, attr, kind, default in fields:
+    for _fid, attr, _kind, default in fields:
         if default is EMPTY_LIST:
             src.append(f"    f_{attr} = []")
         else:
@@ -285,7 +296,7 @@ def compile_struct(name: str, fields: list[tuple], doc: str = "", env_extra: dic
     src.append("            if t == 0: break")
     src.append("            fid = _I16.unpack_from(b, p)[0]; p += 2")
     first = True
-    for fid, attr, kind, default in fields:
+    for fid, attr, kind, _default in fields:
         kw = "if" if first else "elif"
         first = False
         src.append(f"            {kw} fid == {fid} and t == {wire_type(kind)}:")
@@ -299,17 +310,18 @@ def compile_struct(name: str, fields: list[tuple], doc: str = "", env_extra: dic
     src.append(f"        raise WireError('truncated {name}: %s' % e) from None")
     src.append(f"    return cls({', '.join('f_' + a for a in attrs)}), p")
     src.append("def __eq__(self, other):")
-    src.append("    return type(self) is type(other) and all(getattr(self, a) == getattr(other, a) for a in self.__slots__)")
+    src.append("    return type(self) is type(other) and all("
+               "getattr(self, a) == getattr(other, a) for a in self.__slots__)")
     src.append("def __repr__(self):")
     src.append(f"    return '{name}(' + ', '.join('%s=%r' % (a, getattr(self, a)) for a in self.__slots__) + ')'")
-    ns: dict = {}
+    ns: dict[str, Any] = {}
     exec(compile("\n".join(src), f"<wire struct {name}>", "exec"), cg.env, ns)
 
-    def from_bytes(cls, data: bytes):
+    def from_bytes(cls: type[Any], data: bytes) -> Any:
         obj, _ = cls._decode_at(bytes(data), 0)
         return obj
 
-    def to_bytes(self) -> bytes:
+    def to_bytes(self: Any) -> bytes:
         w = Writer()
         self.encode(w)
         return bytes(w)
