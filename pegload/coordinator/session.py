@@ -375,8 +375,8 @@ class RunSession:
                 v = late.percentiles([99.0, 99.9, 100.0])
                 lateness = {"p99": v[99.0], "p999": v[99.9], "max": v[100.0]}
             if resp.total:
-                v = resp.percentiles([99.9, 100.0])
-                response = {"p999": v[99.9], "max": v[100.0]}
+                v = resp.percentiles([99.0, 99.9, 100.0])
+                response = {"p99": v[99.0], "p999": v[99.9], "max": v[100.0]}
             planned_slots = p.measured_slots
             for iv in self.acc.series():
                 if iv.phase == p.name:

@@ -169,6 +169,18 @@ def _per_run(runs: Sequence[LoadedRun], rule: Rule, phase: str | None) -> tuple[
     return out, fewest
 
 
+def _untrusted(rule: Rule, runs: Sequence[LoadedRun], phase: str | None) -> str | None:
+    """Why a latency rule's stat cannot be judged in some run (a caution: the client's own
+    delays fill that tail), or None. Service time excludes the client's pacing delays."""
+    if rule.metric not in LATENCY_STATS or (rule.kind or "response") == "service":
+        return None
+    for run in runs:
+        why = run.untrusted(phase).get(rule.metric)
+        if why is not None:
+            return f"{run.path}: {why}"
+    return None
+
+
 def tail_samples_needed(metric: str) -> int:
     """Samples a run needs before its ``metric`` percentile is worth judging (0: always)."""
     pct = PERCENTILES.get(metric)
@@ -262,6 +274,11 @@ def run_check(current: Sequence[LoadedRun], baseline: Sequence[LoadedRun], *,
             raise ReportError(f"{rule.name}: the baseline has no {rule.op} ops to compare with "
                               f"(baseline ops: {', '.join(baseline_ops) or 'none'})")
         cur_vals, cur_n = _per_run(current, rule, phase)
+        untrusted = _untrusted(rule, [*baseline, *current], phase)
+        if untrusted:
+            verdicts.append(Verdict(rule.name, "regression", "skipped", rule.metric, limit=rule.limit_text,
+                                    detail=f"not judged: {untrusted}"))
+            continue
         needed = tail_samples_needed(rule.metric)
         if cur_vals and min(base_n, cur_n) < needed:
             verdicts.append(Verdict(rule.name, "regression", "skipped", rule.metric, limit=rule.limit_text,
@@ -270,7 +287,11 @@ def run_check(current: Sequence[LoadedRun], baseline: Sequence[LoadedRun], *,
             continue
         verdicts.append(judge(rule, base_vals, cur_vals, min_delta_us, alpha))
     plain = [t for t in slos if not t.is_recovery]
-    for slo in evaluate(merged_scope(list(current), phase), plain):
+    untrusted: dict[str, str] = {}
+    for run in current:
+        for stat, why in run.untrusted(phase).items():
+            untrusted.setdefault(stat, f"{run.path}: {why}")
+    for slo in evaluate(merged_scope(list(current), phase), plain, untrusted=untrusted):
         verdicts.append(_slo_verdict(slo))
     for t in slos:
         if t.is_recovery:  # the slowest recovery over the current runs' events

@@ -95,6 +95,9 @@ class Validity:
     reasons: tuple[str, ...] = ()  # one sentence each, with its figure and limit
     details: tuple[dict[str, Any], ...] = ()  # the same reasons as data: reason, culprit, phase, value, limit
     limited_by: str | None = None  # "client", "target" or "run" (a lost worker); None when valid
+    # findings that leave the run VALID but make some latency stats of a phase untrustworthy
+    # (``stats``: e.g. ["p999", "max"]); the gate and SLOs do not judge those stats
+    cautions: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

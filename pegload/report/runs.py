@@ -22,6 +22,7 @@ from pegload.metrics import (
     LatencyHistogram,
     OpTotals,
 )
+from pegload.report.slo import untrusted_stats
 from pegload.report.summary import ALL_OPS, SCHEMA_VERSION, SUMMARY_KIND, op_summary
 
 SUMMARY_FILE = "summary.json"
@@ -65,6 +66,10 @@ class LoadedRun:
         if not validity.get("valid", True):
             return "NOT VALID (" + "; ".join(validity.get("reasons") or ["no reason recorded"]) + ")"
         return None
+
+    def untrusted(self, phase: str | None = None) -> dict[str, str]:
+        """Latency stats the run's cautions say the client's own delays fill (not judged)."""
+        return untrusted_stats(self.summary, phase)
 
     def phase_names(self) -> list[str]:
         return [p["name"] for p in self.summary["phases"]]

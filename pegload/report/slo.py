@@ -63,8 +63,30 @@ def value_for(scope: dict[str, Any], t: Threshold) -> float | None:
     return figure(entry, t.metric)
 
 
-def evaluate(scope: dict[str, Any], thresholds: Iterable[Threshold], phase: str | None = None) -> list[SloResult]:
-    return [SloResult(t, phase, value_for(scope, t)) for t in thresholds]
+def evaluate(scope: dict[str, Any], thresholds: Iterable[Threshold], phase: str | None = None,
+             untrusted: dict[str, str] | None = None) -> list[SloResult]:
+    """``untrusted``: latency stats the run's cautions say the client's own delays fill
+    (:func:`untrusted_stats`); a threshold on one of them is not judged, which fails it: an SLO
+    that cannot be checked must not pass."""
+    out = []
+    for t in thresholds:
+        r = SloResult(t, phase, value_for(scope, t))
+        why = (untrusted or {}).get(t.metric)
+        if why is not None and r.actual is not None and (t.kind or "response") != "service":
+            r = SloResult(t, phase, r.actual, f"not judged: {why}")
+        out.append(r)
+    return out
+
+
+def untrusted_stats(summary: dict[str, Any], phase: str | None = None) -> dict[str, str]:
+    """Latency stats (``p999``, ``max``) that the run's validity cautions say the client's own
+    delays fill, in ``phase`` (None: any measured phase), each with the caution's text."""
+    out: dict[str, str] = {}
+    for c in (summary.get("validity") or {}).get("cautions") or []:
+        if phase is None or c.get("phase") in (None, phase):
+            for stat in c.get("stats") or []:
+                out.setdefault(stat, c.get("text", ""))
+    return out
 
 
 def evaluate_summary(summary: dict[str, Any],
@@ -86,7 +108,7 @@ def evaluate_summary(summary: dict[str, Any],
         if t.is_recovery:
             out.append(recovery_result(summary.get("events") or [], t, phase))
         else:
-            out.extend(evaluate(scope, [t], phase))
+            out.extend(evaluate(scope, [t], phase, untrusted_stats(summary, phase)))
     return out
 
 

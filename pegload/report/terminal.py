@@ -52,11 +52,13 @@ _LIMITED_BY = {"client": "the client, not the server, limited this run",
 
 
 def verdict_lines(validity: dict[str, Any]) -> list[str]:
-    """The validity verdict: VALID, or NOT VALID with who limited the run and each reason."""
+    """The validity verdict: VALID, or NOT VALID with who limited the run and each reason; then
+    the cautions (stats such as p99.9 that the client's own delays fill, so they are not judged)."""
+    cautions = [f"  caution: {c['text']}" for c in validity.get("cautions") or []]
     if validity.get("valid", True):
-        return ["VALID: the load generator kept up"]
+        return ["VALID: the load generator kept up" + (", below its cautions' tails:" if cautions else "")] + cautions
     who = _LIMITED_BY.get(validity.get("limited_by") or "client", "")
-    return [f"NOT VALID: {who}:"] + [f"  - {r}" for r in validity.get("reasons", [])]
+    return [f"NOT VALID: {who}:"] + [f"  - {r}" for r in validity.get("reasons", [])] + cautions
 
 
 def _recovered(r: dict[str, Any] | None) -> str:

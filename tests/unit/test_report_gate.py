@@ -229,3 +229,23 @@ def test_compare_shows_an_invalid_run_and_warns(tmp_path, capsys):
     out = capsys.readouterr()
     assert code == 0 and "WARNING, not a trustworthy run: " in out.out and "interrupted" in out.out
     assert "pegload check would refuse it" in out.err
+
+
+def test_a_caution_leaves_the_run_judged_but_not_the_tail_it_names(tmp_path, capsys):
+    """A run whose client delays fill only p99.9 and max (validity caution) is still judged on
+    p50/p99 and throughput; rules and SLOs on the tail it names are not judged, and an SLO that
+    cannot be judged fails."""
+    caution = {"reason": "lateness_tail", "phase": "run", "stats": ["p999", "max"],
+               "text": "phase 'run': lateness p99.9 1.5 ms is 55% of response p99.9 2.8 ms"}
+    cautious = Validity(True, (), (), None, (caution,))
+    base, cur = make(tmp_path, "base"), make(tmp_path, "cur", seed=2, validity=cautious)
+    code, out, _ = check(capsys, cur, "--baseline", base, "--max-regression", "defaults,get.p999=50%")
+    assert code == 0, out
+    p999 = next(line for line in out.splitlines() if line.startswith("get.p999 "))
+    assert p999.split()[-1] == "SKIPPED" and "not judged" in out and "lateness p99.9 1.5 ms" in out
+    assert next(line for line in out.splitlines() if line.startswith("get.p99 ")).endswith("pass")
+    code, out, _ = check(capsys, cur, "--baseline", base, "--slo", "get.p999<1s,get.p99<1s")
+    assert code == 1 and "not judged" in out
+    # the service-time tail excludes the client's pacing delays: still judged
+    code, out, _ = check(capsys, cur, "--baseline", base, "--slo", "get.service.p999<1s")
+    assert code == 0, out

@@ -35,7 +35,8 @@ def test_identity_and_layout(summary):
     assert summary["load_shape"]["phases"][1] == {"name": "run", "kind": "run", "mode": "open",
                                                   "target_rate": 277.5, "duration_s": 4.0, "ops": None,
                                                   "warmup_s": 0.0, "ramp": None}
-    assert summary["validity"] == {"valid": True, "limited_by": None, "reasons": [], "details": []}
+    assert summary["validity"] == {"valid": True, "limited_by": None, "reasons": [], "details": [],
+                                   "cautions": []}
 
 
 def test_op_figures_are_exact(summary):
@@ -101,7 +102,7 @@ def test_status_and_validity_are_carried():
                     status=RunStatus(exit_code=3, crashed_workers=({"worker_id": 1, "reason": "killed"},)))
     s = build_summary(run)
     assert s["validity"] == {"valid": False, "limited_by": None, "reasons": ["worker 1 CPU 97% > 90%"],
-                             "details": []}
+                             "details": [], "cautions": []}
     assert s["run"]["status"] == "crashed" and s["run"]["exit_code"] == 3
     assert s["run"]["crashed_workers"] == [{"worker_id": 1, "reason": "killed"}]
     assert RunStatus(interrupted=True).state == "interrupted"

@@ -402,9 +402,16 @@
         return "worker " + w.worker_id + " lost: " + w.reason; }));
       body = items.length ? h("ul", null, items.map(function (r) { return h("li", { text: r }); })) : null;
     }
-    var head = bad ? "NOT VALID: " + (LIMITED_BY[validity.limited_by] || LIMITED_BY.client) : "VALID: the load generator kept up.";
-    return h("div", { id: "validity", class: "banner " + (bad ? "invalid" : "valid") + (state ? " warn" : "") }, [
-      h("strong", { text: head }), state ? h("span", { text: state }) : null, body
+    var cautions = validity.cautions || [];
+    var head = bad ? "NOT VALID: " + (LIMITED_BY[validity.limited_by] || LIMITED_BY.client) :
+      "VALID: the load generator kept up" + (cautions.length ? ", below the tails named here (not judged)." : ".");
+    // a caution leaves the run valid but names latency stats the client's own delays fill
+    var cautionTable = cautions.length ? table(["caution", "phase", "not judged", "what it means"], cautions.map(function (c) {
+      return [REASON_NAMES[c.reason] || c.reason, c.phase || "-",
+        (c.stats || []).map(function (s) { return s === "p999" ? "p99.9" : s; }).join(", "), c.text];
+    }), "reasons wrap", 9) : null;
+    return h("div", { id: "validity", class: "banner " + (bad ? "invalid" : "valid") + (state || cautions.length ? " warn" : "") }, [
+      h("strong", { text: head }), state ? h("span", { text: state }) : null, body, cautionTable
     ]);
   }
 
