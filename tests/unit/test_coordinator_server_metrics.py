@@ -89,9 +89,11 @@ def test_poller_finds_replicas_through_the_meta_and_records_unreadable_ones():
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     try:
         poller = ServerPoller([dead, addr], [dead], 1, 60.0, timeout_s=1.0)
-        poller.start()
+        # both edges are due before the thread's first read (marked before it starts, so the
+        # order does not depend on how fast discovery is)
         poller.mark("start:run")
         poller.mark("end:run")
+        poller.start()
         poller.stop()
     finally:
         srv.shutdown()
