@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from pegload.scenario import ScenarioError, load_scenario
-from pegload.scenario.cli import add_override_arguments, overrides_from_args
+from pegload.scenario.cli import add_override_arguments, overrides_from_args, positive_int
 from pegload.scenario.thresholds import ThresholdError
 from pegload.scenario.units import parse_duration
 
@@ -60,16 +60,6 @@ def _fraction(text: str) -> float:
     return v
 
 
-def _count(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
-    return v
-
-
 def register(subparsers) -> None:
     p = subparsers.add_parser("capacity", help="capacity at an SLO: latency-throughput search",
                               description=DESCRIPTION, epilog=EPILOG,
@@ -88,18 +78,18 @@ def register(subparsers) -> None:
                    help="unmeasured warm-up before each step (default 2s)")
     g.add_argument("--precision", type=_fraction, default=0.05, metavar="SHARE",
                    help="stop bisecting when the passing rate is within this share of a failing one (default 5%%)")
-    g.add_argument("--repeat", type=_count, default=1, metavar="N",
+    g.add_argument("--repeat", type=positive_int, default=1, metavar="N",
                    help="a rate passes only if N steps at it pass (default 1)")
     g.add_argument("--closed", action="store_true",
                    help="closed-loop sweep instead: concurrency 1, 2, 4, ... with Little's law")
-    g.add_argument("--max-concurrency", type=_count, default=256, metavar="N",
+    g.add_argument("--max-concurrency", type=positive_int, default=256, metavar="N",
                    help="--closed: the largest total concurrency tried (default 256)")
     add_override_arguments(p)
     d = p.add_argument_group("distributed steps (docs/distributed.md; needs pip install 'pegload[dask]')")
     d.add_argument("--dask", metavar="tcp://SCHEDULER:PORT",
                    help="run each step's workers on this Dask cluster: one agent per Dask worker, each "
                         "starting the scenario's `workers` processes on its host")
-    d.add_argument("--agents", metavar="N", type=_count, help="use N Dask workers (default: all of them)")
+    d.add_argument("--agents", metavar="N", type=positive_int, help="use N Dask workers (default: all of them)")
     d.add_argument("--listen", metavar="HOST", help="address the agents reach this machine on")
     r = p.add_argument_group("report")
     r.add_argument("--report-dir", metavar="DIR", help="default: reports/<scenario>-capacity-<timestamp>/")

@@ -6,7 +6,6 @@ against its limit, e.g.::
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import TextIO
 
@@ -15,7 +14,6 @@ from pegload.coordinator.progress import Progress
 from pegload.metrics import RunAccumulator
 from pegload.report import progress_line
 from pegload.report.figures import format_figure, format_rate
-from pegload.report.terminal import format_clock
 from pegload.scenario.thresholds import Threshold
 
 
@@ -42,25 +40,8 @@ class CapacityProgress(Progress):
             parts.append(f"{t.text.split(' ')[0]} {shown}/{format_figure(t.metric, t.value)}{state}")
         return " | ".join(parts)
 
-    def tick(self, acc: RunAccumulator, phase: str, elapsed_s: float, total_s: float | None,
-             warming_up: bool = False, force: bool = False) -> None:
-        if self.quiet:
-            return
-        now = time.monotonic()
-        if not force and now < self._next:
-            return
-        self._next = now + self.every_s
-        latest = acc.latest()
-        if warming_up or latest is None or latest.phase != phase:
-            clock = format_clock(elapsed_s) + (f"/{format_clock(total_s)}" if total_s else "")
-            line = f"{phase} {clock} " + ("warming up (not measured)" if warming_up else "starting")
-        else:
-            line = progress_line(acc, elapsed_s, total_s, phase, max_ops=2) + " | " + self.slo_text(acc)
-        if self.context:
-            line = f"{self.context} | {line}"
-        if self.tty:
-            self.stream.write("\r\x1b[2K" + line)
-            self._drawn = True
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
+    def measured_line(self, acc: RunAccumulator, elapsed_s: float, total_s: float | None, phase: str) -> str:
+        return progress_line(acc, elapsed_s, total_s, phase, max_ops=2) + " | " + self.slo_text(acc)
+
+    def decorate(self, line: str) -> str:
+        return f"{self.context} | {line}" if self.context else line

@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from pegload.scenario import ScenarioError, load_scenario
-from pegload.scenario.cli import add_override_arguments, overrides_from_args
+from pegload.scenario.cli import add_override_arguments, overrides_from_args, positive_int
 
 DESCRIPTION = """\
 Run a scenario: start an embedded onebox unless the scenario or --meta/--table name a cluster,
@@ -20,16 +20,6 @@ exit status: 0 ok, 1 an SLO threshold was breached, 2 bad scenario, unusable tar
 folder (checked before anything runs; if the report cannot be written after the run, the message
 names where it was saved instead), 3 a worker crashed (the report holds what was measured), 130
 interrupted (same)."""
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def register(subparsers) -> None:
@@ -44,7 +34,7 @@ def register(subparsers) -> None:
                        "created and checked before the run; a folder that already holds a run is refused")
     group.add_argument("--overwrite", action="store_true",
                        help="replace the run already in --report-dir (its report files only)")
-    group.add_argument("--repeat", metavar="N", type=_positive_int, default=1,
+    group.add_argument("--repeat", metavar="N", type=positive_int, default=1,
                        help="run against each target N times (a comparison report merges the repeats)")
     group.add_argument("-q", "--quiet", action="store_true",
                        help="no live progress; only problems, the summary table and the report path")
@@ -52,7 +42,7 @@ def register(subparsers) -> None:
     dask.add_argument("--dask", metavar="tcp://SCHEDULER:PORT",
                       help="run the workers on this Dask cluster: one agent per Dask worker, each "
                            "starting the scenario's `workers` processes on its host")
-    dask.add_argument("--agents", metavar="N", type=_positive_int,
+    dask.add_argument("--agents", metavar="N", type=positive_int,
                       help="use N Dask workers (default: all of them)")
     dask.add_argument("--listen", metavar="HOST",
                       help="address the agents reach this machine on (default: the local address "

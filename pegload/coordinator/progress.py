@@ -51,13 +51,22 @@ class Progress:
             clock = format_clock(elapsed_s) + (f"/{format_clock(total_s)}" if total_s else "")
             line = f"{phase} {clock} " + ("warming up (not measured)" if warming_up else "starting")
         else:
-            line = progress_line(acc, elapsed_s, total_s, phase)
+            line = self.measured_line(acc, elapsed_s, total_s, phase)
+        line = self.decorate(line)
         if self.tty:
             self.stream.write("\r\x1b[2K" + line)
             self._drawn = True
         else:
             self.stream.write(line + "\n")
         self.stream.flush()
+
+    def measured_line(self, acc: RunAccumulator, elapsed_s: float, total_s: float | None, phase: str) -> str:
+        """The line once the phase has a measured interval (a subclass adds its own figures)."""
+        return progress_line(acc, elapsed_s, total_s, phase)
+
+    def decorate(self, line: str) -> str:
+        """The whole line as drawn (a subclass may prefix its context)."""
+        return line
 
     def _end_line(self) -> None:
         if self._drawn:

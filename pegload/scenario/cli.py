@@ -14,6 +14,17 @@ from .load import load_scenario, scenario_hash
 from .overrides import OVERRIDE_FLAGS
 
 
+def positive_int(text: str) -> int:
+    """argparse type for counts given on the command line (``--repeat``, ``--agents``, ...)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def add_override_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags that override scenario fields (values are validated with the scenario)."""
     group = parser.add_argument_group("scenario overrides (checked like the file's own fields)")
