@@ -15,8 +15,11 @@ A rate passes only if ``repeat`` consecutive steps at it pass; one failing repea
 remaining repeats are not run). Noise can therefore only make the answer lower (a spurious fail
 moves ``hi`` down), never report a rate that was not measured to pass ``repeat`` times.
 
-A step the client could not drive (verdict ``client``) or that could not be judged (``invalid``,
-``interrupted``) stops the search at once: the answer is then ``lo`` so far, with that reason.
+A step the client could not drive (verdict ``client``) is run once more at the same rate (stage
+``confirm``): a single stall of the load host (a GC pause, a busy neighbour) is not the client's
+limit. If the confirmation is also ``client``, or a step could not be judged (``invalid``,
+``interrupted``), the search stops at once: the answer is then ``lo`` so far, with that reason;
+otherwise the confirmation's verdict stands for the rate.
 """
 from __future__ import annotations
 
@@ -125,6 +128,10 @@ def search(params: SearchParams, step: StepFn) -> SearchResult:
             planned = SearchStep(len(steps), rate, k, stage, (lo, hi), "")
             v = step(rate, planned)
             steps.append(SearchStep(planned.index, rate, k, stage, (lo, hi), v.verdict, v.detail))
+            if v.verdict == CLIENT:  # one stall of the load host must not end the search: confirm it
+                planned = SearchStep(len(steps), rate, k, "confirm", (lo, hi), "")
+                v = step(rate, planned)
+                steps.append(SearchStep(planned.index, rate, k, "confirm", (lo, hi), v.verdict, v.detail))
             if v.verdict in STOPS:
                 raise _Stop(v.verdict)
             if v.verdict != PASS:

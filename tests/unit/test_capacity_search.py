@@ -73,12 +73,25 @@ def test_errors_breach_names_errors():
     assert res.limited_by == ERRORS and res.judged
 
 
-def test_client_limit_stops_at_once_keeping_the_last_pass():
+def test_a_confirmed_client_limit_stops_the_search_keeping_the_last_pass():
     def step(rate, planned):
         return StepVerdict(PASS if rate < 3000 else CLIENT)
     res = search(SearchParams(start_rate=1000, max_rate=100_000), step)
     assert res.limited_by == CLIENT and not res.judged
-    assert res.max_rate == 2000 and len(res.steps) == 3
+    assert res.max_rate == 2000 and [s.stage for s in res.steps] == ["grow", "grow", "grow", "confirm"]
+
+
+def test_a_single_client_stall_is_confirmed_and_the_search_goes_on():
+    calls = []
+
+    def step(rate, planned):
+        calls.append(planned.stage)
+        if len(calls) == 1:
+            return StepVerdict(CLIENT)  # a one-off stall of the load host on the very first step
+        return StepVerdict(PASS if rate < 2500 else SLO)
+    res = search(SearchParams(start_rate=1000, max_rate=100_000, precision=0.05), step)
+    assert calls[:2] == ["grow", "confirm"] and res.limited_by == SLO and res.judged
+    assert 2375 <= res.max_rate < 2500
 
 
 def test_invalid_step_stops_the_search():
