@@ -60,7 +60,9 @@ def test_a_stall_event_is_recorded_once_and_shows_in_an_interval_p99(stall_run):
     # ops are recorded when their reply comes: the stalled ones in the interval after the stall
     assert any(event["t"] - 0.01 <= r[col["start"]] <= event["t"] + 2.0 for r in hit)
     rec = event["recovery"]["p99"]
-    assert rec["peak_us"] >= 500_000 and rec["recovered"] is True and 0 < rec["s"] <= 4, rec
+    # not before the 1 s stall is over; and within the run (6 s after the event), even when the
+    # shared machine's noise keeps a few intervals above the tight baseline-derived limit
+    assert rec["peak_us"] >= 500_000 and rec["recovered"] is True and 1 <= rec["s"] <= 6, rec
 
 
 def test_server_get_counts_equal_the_clients_within_2_percent(stall_run):
